@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .engine._simulate import simulate_arms
+from .params import ParameterSet, default_parameters
+from .results import Result
+from .results._result import _PARAMS, build_dataset, build_summary
+from .scenario import Scenario, load_scenario, parse_scenario
+
+
+def _as_scenario(scenario) -> Scenario:
+    if isinstance(scenario, Scenario):
+        return scenario
+    if isinstance(scenario, dict):
+        return Scenario.build(**scenario)
+    if isinstance(scenario, (str, os.PathLike)):
+        p = Path(scenario)
+        if isinstance(scenario, os.PathLike) or (len(str(scenario)) < 4096 and "\n" not in str(scenario) and p.suffix in (".yaml", ".yml")):
+            return load_scenario(p)
+        return parse_scenario(str(scenario))
+    raise TypeError("scenario must be a Scenario, a mapping, YAML text or a path to a YAML file")
+
+
+def simulate(scenario, *, params: ParameterSet | None = None, frozen: tuple[str, ...] = (), progress=None) -> Result:
+    """Run a scenario and return a :class:`~neuroplastic.results.Result`.
+
+    ``scenario`` is a :class:`Scenario`, a mapping with the YAML keys, YAML text or a path to a YAML file.
+    ``frozen`` holds module prefixes whose slow state is kept fixed (``("plasticity",)`` removes all plasticity).
+
+    Example
+    -------
+    >>> r = simulate({"name": "esc", "duration": "2 days", "output_every": "6 h",
+    ...               "treatments": [{"drug": "escitalopram", "dose": "10 mg", "every": "1 day"}]})
+    >>> r.dataset["plasma"].attrs["units"], r.dataset.sizes["time"]
+    ('ng/mL', 9)
+    """
+    sc = _as_scenario(scenario)
+    params = params or default_parameters()
+    _PARAMS[0] = params
+    patients, runs = simulate_arms(sc, params, frozen=frozen, progress=progress)
+    ds = build_dataset(sc, patients, runs, params)
+    summary = build_summary(sc, ds, runs)
+    return Result(ds, summary)

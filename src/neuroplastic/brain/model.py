@@ -1,0 +1,217 @@
+"""BrainModel: the shared biology every treatment acts on.
+
+Treatments never appear here. The model sees only input channels (transporter and receptor occupancy, drives to
+nuclei and to dlPFC, expectancy); every delay between an input and mood emerges from the slow state below.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+from .._units import DAY, HOUR
+from ..engine import StateLayout, StateVar
+from ..mood import severity as sev
+from ..params import ParameterSet
+from ..plasticity import bdnf, consolidation, excitability, homeostatic, meta, neurogenesis, receptors, structural
+from . import circuit, neuromodulators
+
+INPUT_CHANNELS = ("sert_occupancy", "net_occupancy", "dat_occupancy", "nmda_occupancy",
+                  "raphe_drive", "lc_drive", "vta_drive", "dlpfc_drive")
+_DEFAULT_INPUT = {"raphe_drive": 1.0, "lc_drive": 1.0, "vta_drive": 1.0}
+
+_AUTORECEPTOR = {"5ht": "ht1a_sensitivity", "ne": "alpha2_sensitivity", "da": "d2_sensitivity"}
+
+_VARS = [
+    StateVar("ht1a_sensitivity", "1", "5-HT1A autoreceptor sensitivity (dorsal raphe)", 5 * DAY, "plasticity.receptors"),
+    StateVar("alpha2_sensitivity", "1", "alpha2 autoreceptor sensitivity (locus coeruleus)", 5 * DAY, "plasticity.receptors"),
+    StateVar("d2_sensitivity", "1", "D2 autoreceptor sensitivity (VTA)", 5 * DAY, "plasticity.receptors"),
+    StateVar("creb", "1", "cAMP-CREB transcriptional drive (relative to healthy)", 5 * DAY, "plasticity.bdnf"),
+    StateVar("bdnf", "1", "BDNF protein, prefrontal/hippocampal (relative to healthy)", 6 * HOUR, "plasticity.bdnf"),
+    StateVar("spines_labile", "1", "labile (new) prefrontal spine density (relative to healthy total)", 3 * DAY, "plasticity.structural"),
+    StateVar("spines_stable", "1", "stable prefrontal spine density (relative to healthy total)", 30 * DAY, "plasticity.structural"),
+    StateVar("neurogenesis_progenitors", "1", "dentate amplifying progenitors (relative)", 7 * DAY, "plasticity.neurogenesis"),
+    StateVar("neurogenesis_neuroblasts", "1", "dentate neuroblasts (relative)", 7 * DAY, "plasticity.neurogenesis"),
+    StateVar("neurogenesis_immature", "1", "immature adult-born dentate neurons (relative)", 7 * DAY, "plasticity.neurogenesis"),
+    StateVar("neurogenesis_late_immature", "1", "late immature adult-born dentate neurons (relative)", 7 * DAY, "plasticity.neurogenesis"),
+    StateVar("neurogenesis_mature", "1", "mature adult-born dentate neurons (relative to healthy)", 90 * DAY, "plasticity.neurogenesis"),
+    StateVar("ltp_early", "1", "early synaptic change of dlPFC->sgACC control (relative efficacy change)", 2 * HOUR, "plasticity.consolidation"),
+    StateVar("plasticity_proteins", "1", "plasticity-related proteins (relative)", HOUR, "plasticity.consolidation"),
+    StateVar("ltp_late", "1", "late (consolidated) synaptic change of dlPFC->sgACC control", 10 * DAY, "plasticity.consolidation"),
+    StateVar("bcm_threshold", "1", "BCM sliding modification threshold (dlPFC)", 12 * HOUR, "plasticity.meta"),
+    StateVar("sgacc_scaling", "1", "homeostatic scaling of sgACC excitatory drive", 3 * DAY, "plasticity.homeostatic"),
+    StateVar("threshold_dlpfc", "1", "intrinsic firing-threshold shift, dlPFC", 2 * DAY, "plasticity.excitability"),
+    StateVar("threshold_sgacc", "1", "intrinsic firing-threshold shift, sgACC", 2 * DAY, "plasticity.excitability"),
+    StateVar("stress_load", "1", "depressive stress load (1 = typical moderate-severe episode)", 30 * DAY, "brain.stress"),
+    StateVar("monoamine_index", "1", "lagged synaptic monoamine index (monoamine hypothesis)", DAY, "mood.monoamine"),
+    StateVar("severity_untreated", "1", "untreated latent severity of this patient", DAY, "mood.severity", output=False),
+]
+
+
+def N_of(v):
+    return tuple(v[s] for s in neurogenesis.STAGES) + (v["neurogenesis_mature"],)
+
+
+class BrainModel:
+    """The brain, plasticity and mood model for a cohort.
+
+    ``hypothesis`` selects which state mood is read from (``plasticity`` or ``monoamine``); ``frozen`` lists
+    module prefixes whose slow state is held fixed (e.g. ``("plasticity",)`` removes every plasticity process).
+
+    Example
+    -------
+    >>> from neuroplastic.params import default_parameters
+    >>> m = BrainModel(default_parameters())
+    >>> y0 = m.baseline(np.array([1.0]))
+    >>> 20 <= float(m.observe(y0, m.null_inputs(1))["hamd17_expected"][0]) <= 30
+    True
+    """
+
+    layout = StateLayout(_VARS)
+
+    def __init__(self, params: ParameterSet, hypothesis: str = "plasticity", frozen: tuple[str, ...] = ()):
+        self.params = params
+        self.hypothesis = hypothesis
+        self.frozen = tuple(frozen)
+        g = params.group
+        self.p_nuc = {k: g(f"brain.{grp}") for k, (grp, _, _) in neuromodulators.SYSTEMS.items()}
+        self.p_rec = g("plasticity.receptors")
+        self.p_bdnf = g("plasticity.bdnf")
+        self.p_str = g("plasticity.structural")
+        self.p_ng = g("plasticity.neurogenesis")
+        self.p_con = g("plasticity.consolidation")
+        self.p_meta = g("plasticity.meta")
+        self.p_hom = g("plasticity.homeostatic")
+        self.p_ie = g("plasticity.excitability")
+        self.p_circ = g("brain.circuit")
+        self.p_ket = g("brain.ketamine")
+        self.p_sev = g("mood.severity")
+        self.p_mono = g("mood.monoamine")
+        self.rq = self.p_circ["rate_max"] / 4.0
+        mask = np.ones(len(self.layout))
+        for i, v in enumerate(self.layout.vars):
+            if any(v.module.startswith(f) for f in self.frozen):
+                mask[i] = 0.0
+        self._mask = mask
+
+    # -- inputs ------------------------------------------------------------------------------------------
+    @staticmethod
+    def null_inputs(n_patients: int) -> dict[str, np.ndarray]:
+        return {k: np.full(n_patients, _DEFAULT_INPUT.get(k, 0.0)) for k in INPUT_CHANNELS}
+
+    # -- fast (quasi-steady) layer -------------------------------------------------------------------------
+    def fast(self, y: np.ndarray, inp: dict) -> dict[str, np.ndarray]:
+        """Everything in quasi-steady state given slow state y (P, n) and inputs."""
+        v = self.layout.view(y)
+        out = {}
+        rel = {}
+        for m, (grp, occ_ch, drive_ch) in neuromodulators.SYSTEMS.items():
+            f, s, o = neuromodulators.nucleus(self.p_nuc[m], inp[occ_ch], v[_AUTORECEPTOR[m]], inp[drive_ch])
+            out[f"{grp}_firing"], out[f"synaptic_{m}"], out[f"{grp}_autoreceptor_occupancy"] = f, s, o
+            rel[m] = s / self.p_nuc[m]["level0"]
+        out["rel"] = rel
+        # ketamine-type NMDA block: interneurons (disinhibition burst) and resting block on pyramidal cells
+        occ = np.clip(inp["nmda_occupancy"], 0.0, 0.999)
+        x_int = self.p_ket["interneuron_selectivity"] * occ / (1.0 - occ)
+        o_int = x_int / (1.0 + x_int)
+        n = self.p_ket["burst_hill"]
+        burst = o_int ** n / (o_int ** n + self.p_ket["burst_half"] ** n)
+        out["glutamate_burst"] = burst
+        spines = v["spines_labile"] + v["spines_stable"]
+        efficacy = spines * (1.0 + v["ltp_early"] + v["ltp_late"])
+        a_d, a_s, a_h, a_r = circuit.solve(
+            self.p_circ, m5=rel["5ht"], mne=rel["ne"], mda=rel["da"], spines=spines, efficacy=efficacy,
+            n_mature=neurogenesis.young_index(self.p_ng, N_of(v)), stress=v["stress_load"], sigma_s=v["sgacc_scaling"],
+            theta_d=v["threshold_dlpfc"], theta_s=v["threshold_sgacc"], u_d=inp["dlpfc_drive"], burst=burst)
+        out.update(activity_dlpfc=a_d, activity_sgacc=a_s, activity_hippocampus=a_h, activity_reward=a_r,
+                   spine_density=spines, control_efficacy=efficacy)
+        out["trkb_signal"] = bdnf.trkb_signal(self.p_bdnf, v["bdnf"], burst, a_d / self.rq, 1.0)
+        z = sev.circuit_imbalance(self.p_sev, a_d, a_s, a_h, a_r, self.rq)
+        sev_circuit = sev.from_circuit(self.p_sev, z)
+        if self.hypothesis == "monoamine":
+            out["severity"] = sev.from_monoamines(self.p_mono, v["severity_untreated"], v["monoamine_index"])
+        else:
+            out["severity"] = sev_circuit
+        out["severity_circuit"] = sev_circuit
+        return out
+
+    # -- slow layer ----------------------------------------------------------------------------------------
+    def rhs(self, y: np.ndarray, inp: dict) -> np.ndarray:
+        v = self.layout.view(y)
+        f = self.fast(y, inp)
+        rel = f["rel"]
+        dy = np.zeros_like(y)
+        d = self.layout.view(dy)
+        for m, (grp, _, _) in neuromodulators.SYSTEMS.items():
+            d[_AUTORECEPTOR[m]] = receptors.desensitisation_rate(
+                v[_AUTORECEPTOR[m]], f[f"{grp}_autoreceptor_occupancy"], self.p_nuc[m]["autoreceptor_occ0"],
+                self.p_rec[f"{grp}_desensitisation_rate"])
+        stress = v["stress_load"]
+        drive = bdnf.monoamine_drive(self.p_bdnf, rel["5ht"], rel["ne"], rel["da"])
+        d["creb"] = (bdnf.creb_target(self.p_bdnf, drive, stress) - v["creb"]) / self.p_bdnf["creb_time"]
+        eef2 = bdnf.eef2_translation(self.p_bdnf, np.clip(inp["nmda_occupancy"], 0, 1))
+        d["bdnf"] = (v["creb"] * (1.0 + eef2) - v["bdnf"]) / self.p_bdnf["protein_time"]
+        T = f["trkb_signal"]
+        d["spines_labile"], d["spines_stable"] = structural.rates(self.p_str, v["spines_labile"], v["spines_stable"], T, stress)
+        N = tuple(v[s] for s in neurogenesis.STAGES) + (v["neurogenesis_mature"],)
+        dN = neurogenesis.rates(self.p_ng, N, v["bdnf"], v["creb"], stress)
+        for name, dn in zip(neurogenesis.STAGES + ("neurogenesis_mature",), dN):
+            d[name] = dn
+        d["ltp_early"], d["plasticity_proteins"], d["ltp_late"] = consolidation.rates(
+            self.p_con, v["ltp_early"], v["plasticity_proteins"], v["ltp_late"], v["bdnf"])
+        rd = f["activity_dlpfc"] / self.rq
+        rs = f["activity_sgacc"] / self.rq
+        d["bcm_threshold"] = meta.threshold_rate(v["bcm_threshold"], rd, self.p_meta["time"])
+        d["sgacc_scaling"] = homeostatic.scaling_rate(v["sgacc_scaling"], rs, self.p_hom["time"], self.p_hom["sgacc_scaling"])
+        d["threshold_dlpfc"] = excitability.threshold_rate(v["threshold_dlpfc"], rd, self.p_ie["time"], self.p_ie["strength"])
+        d["threshold_sgacc"] = excitability.threshold_rate(v["threshold_sgacc"], rs, self.p_ie["time"], self.p_ie["strength"])
+        x = sev.monoamine_index(self.p_mono, rel["5ht"], rel["ne"], rel["da"])
+        d["monoamine_index"] = (x - v["monoamine_index"]) / self.p_mono["lag"]
+        return dy * self._mask
+
+    # -- baseline ------------------------------------------------------------------------------------------
+    def healthy_state(self, n_patients: int) -> np.ndarray:
+        L, S = structural.healthy_split(self.p_str)
+        Ns, _ = neurogenesis.healthy(self.p_ng)
+        vals = {"ht1a_sensitivity": 1.0, "alpha2_sensitivity": 1.0, "d2_sensitivity": 1.0, "creb": 1.0, "bdnf": 1.0,
+                "spines_labile": L, "spines_stable": S, "plasticity_proteins": 0.0, "bcm_threshold": 1.0,
+                "sgacc_scaling": 1.0, "stress_load": 0.0}
+        for name, n in zip(neurogenesis.STAGES + ("neurogenesis_mature",), Ns):
+            vals[name] = n
+        return self.layout.pack({k: np.full(n_patients, val) for k, val in vals.items()}, n_patients)
+
+    def baseline(self, stress: np.ndarray) -> np.ndarray:
+        """Untreated steady state of patients with the given stress loads (1 = typical MDD episode)."""
+        return _baseline(self.params, tuple(np.asarray(stress, float).tolist()), self.frozen)
+
+    def observe(self, y: np.ndarray, inp: dict) -> dict[str, np.ndarray]:
+        f = self.fast(y, inp)
+        f.pop("rel")
+        v = self.layout.view(y)
+        out = {k: f[k] for k in f}
+        for var in self.layout.vars:
+            if var.output:
+                out[var.name] = v[var.name]
+        out["neurogenesis_immature_total"] = sum(v[s] for s in neurogenesis.STAGES[2:])
+        from ..mood.scales import expected_scores
+        for k, val in expected_scores(out["severity"], self.params).items():
+            out[f"{k}_expected"] = val
+        return out
+
+
+@lru_cache(maxsize=64)
+def _baseline(params: ParameterSet, stress: tuple, frozen: tuple) -> np.ndarray:
+    from ..engine import steady_state
+
+    model = BrainModel(params, "plasticity")
+    P = len(stress)
+    y = model.healthy_state(P)
+    v = model.layout.view(y)
+    v["stress_load"] = np.asarray(stress)
+    y = steady_state(model.rhs, y, model.null_inputs(P), model.layout.timescales, steps=600)
+    f = model.fast(y, model.null_inputs(P))
+    v = model.layout.view(y)
+    v["severity_untreated"] = f["severity"]
+    y.setflags(write=False)
+    return y

@@ -1,0 +1,89 @@
+"""simulate(): scenario -> patients -> treatment inputs -> brain -> mood -> results, for every arm."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._units import DAY, HOUR
+from ..brain import BrainModel, INPUT_CHANNELS
+from ..mood.scales import SCALES, observed_scores
+from ..params import ParameterSet, default_parameters
+from ..pharmacology import DRUGS, TARGETS, build_pk_system, occupancy
+from ..scenario import Scenario
+from ._calendar import build_calendar
+from ._integrate import integrate, make_grid, refine
+from ._pk_profile import pk_profile
+
+
+@dataclass(frozen=True)
+class Patients:
+    """Traits as arrays with a leading patient axis."""
+
+    ids: np.ndarray
+    weight: np.ndarray      # kg
+    cyp2c19: np.ndarray
+    cyp2d6: np.ndarray
+    stress: np.ndarray      # 1 = typical moderate-severe episode
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+
+def patients_from(scenario: Scenario) -> Patients:
+    p = scenario.patient
+    return Patients(np.arange(1), np.array([p.weight]), np.array([p.cyp2c19]), np.array([p.cyp2d6]), np.array([1.0]))
+
+
+@dataclass
+class ArmRun:
+    """Raw output of one arm on the output grid: arrays shaped (time, patient[, compound])."""
+
+    time: np.ndarray
+    plasma: dict[str, np.ndarray]
+    inputs: dict[str, np.ndarray]
+    observed: dict[str, np.ndarray]
+    doses: list
+
+
+def run_arm(scenario: Scenario, treatments, patients: Patients, params: ParameterSet, *,
+            frozen: tuple[str, ...] = (), h_max: float = HOUR, progress=None) -> ArmRun:
+    cal = build_calendar(treatments, scenario.duration, patients.weight)
+    nodes, out_idx = make_grid(scenario.duration, scenario.output_every, cal.times(), h_max=h_max)
+    fine = refine(nodes)
+    P = patients.n
+    channels = {k: np.zeros((len(fine), P)) for k in INPUT_CHANNELS}
+    channels.update({k: np.full((len(fine), P), v) for k, v in BrainModel.null_inputs(1).items() if v[0] != 0})
+    plasma: dict[str, np.ndarray] = {}
+    routes = cal.drug_routes()
+    if routes:
+        system = build_pk_system(routes, params, patients.weight, patients.cyp2c19, patients.cyp2d6)
+        amounts = pk_profile(system, cal.doses, fine)
+        conc = system.concentrations(amounts)          # (Tf, P) kg/m^3
+        for target in TARGETS:
+            occ = occupancy(conc, params, target)
+            if occ is not None:
+                channels[f"{target}_occupancy"] = occ
+        plasma = {c: v[0::2][out_idx] for c, v in conc.items()}
+    model = BrainModel(params, scenario.hypothesis, frozen)
+    y0 = model.baseline(patients.stress).copy()
+    inputs = lambda j: {k: v[j] for k, v in channels.items()}
+    ys = integrate(model.rhs, y0, nodes, inputs, progress=progress)
+    y_out = ys[out_idx]
+    node_inputs = {k: v[0::2][out_idx] for k, v in channels.items()}
+    T = len(out_idx)
+    flat_inp = {k: v.reshape(T * P) for k, v in node_inputs.items()}
+    obs = model.observe(y_out.reshape(T * P, -1), flat_inp)
+    obs = {k: np.asarray(v).reshape(T, P) for k, v in obs.items()}
+    return ArmRun(nodes[out_idx], plasma, node_inputs, obs, cal.doses)
+
+
+def simulate_arms(scenario: Scenario, params: ParameterSet | None = None, *, frozen=(), progress=None):
+    params = params or default_parameters()
+    patients = patients_from(scenario)
+    runs = {}
+    for name, trs in scenario.arm_list():
+        runs[name] = run_arm(scenario, trs, patients, params, frozen=frozen, progress=progress)
+    return patients, runs

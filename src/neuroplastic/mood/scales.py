@@ -1,0 +1,81 @@
+"""Clinical rating scales from latent severity, with rater noise; response and remission as clinicians define them.
+
+HAM-D17 expected score = 52 x severity. MADRS and QIDS-SR16 follow published linkings to HAM-D17
+(Leucht 2018; Rush 2003). Observed scores add rater noise (normal, rounded to whole points, clipped to the range),
+drawn from a stream per patient so results do not depend on how patients are split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..params import ParameterSet
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    long_name: str
+    maximum: float
+    remission: float       # remitted when score <= this
+    slope_key: str | None
+    offset_key: str | None
+    sd_key: str
+
+
+SCALES = {
+    "hamd17": Scale("hamd17", "Hamilton Depression Rating Scale, 17 items", 52, 7, None, None, "mood.scales.hamd17_rater_sd"),
+    "madrs": Scale("madrs", "Montgomery-Asberg Depression Rating Scale", 60, 10, "mood.scales.madrs_slope", "mood.scales.madrs_offset", "mood.scales.madrs_rater_sd"),
+    "qids_sr16": Scale("qids_sr16", "Quick Inventory of Depressive Symptomatology, self-report (16 items)", 27, 5, "mood.scales.qids_slope", "mood.scales.qids_offset", "mood.scales.qids_rater_sd"),
+}
+
+
+def expected_scores(severity: np.ndarray, params: ParameterSet) -> dict[str, np.ndarray]:
+    """Noise-free expected score on every scale.
+
+    Example
+    -------
+    >>> from neuroplastic.params import default_parameters
+    >>> s = expected_scores(np.array([0.5]), default_parameters())
+    >>> float(s["hamd17"][0])
+    26.0
+    """
+    hamd = np.clip(params.value("mood.scales.hamd17_max") * severity, 0, 52)
+    out = {"hamd17": hamd}
+    for name, sc in SCALES.items():
+        if sc.slope_key:
+            out[name] = np.clip(params.value(sc.slope_key) * hamd + params.value(sc.offset_key), 0, sc.maximum)
+    return out
+
+
+def observed_scores(expected: dict[str, np.ndarray], params: ParameterSet, seed: int,
+                    patient_ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Scores as a rater would record them; arrays (time, patient). One random stream per (seed, patient, scale)."""
+    out = {}
+    for k, (name, e) in enumerate(expected.items()):
+        sc = SCALES[name]
+        sd = params.value(sc.sd_key)
+        noise = np.empty_like(e)
+        for j, pid in enumerate(patient_ids):
+            rng = np.random.default_rng([seed, int(pid), k])
+            noise[:, j] = rng.normal(0.0, sd, size=e.shape[0])
+        out[name] = np.clip(np.round(e + noise), 0, sc.maximum)
+    return out
+
+
+def response(scores: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """Response: a fall of at least 50% from baseline.
+
+    Example
+    -------
+    >>> response(np.array([12.0, 13.0]), np.array([24.0, 24.0])).tolist()
+    [True, False]
+    """
+    return scores <= 0.5 * baseline
+
+
+def remission(scores: np.ndarray, scale: str) -> np.ndarray:
+    """Remission: HAM-D17 <= 7, MADRS <= 10, QIDS-SR16 <= 5."""
+    return scores <= SCALES[scale].remission

@@ -1,0 +1,37 @@
+"""BDNF: transcription (cAMP-CREB, slow), translation (eEF2, fast) and activity-dependent release (TrkB signal).
+
+    x      = sum_m w_m (M_m - 1)                                   monoamine drive (M relative to baseline)
+    C*     = (1 - s_B stress) (1 + c_max x / (1 + |x|))             CREB transcriptional drive target
+    dC/dt  = (C* - C) / tau_CREB
+    e      = b / (b + b_half),  b = resting NMDA block             eEF2 de-phosphorylation (Autry 2011)
+    dB/dt  = (C (1 + g_e e) - B) / tau_B                           BDNF protein
+    T      = B (1 + k (r_glu G + r_act max(a_dlPFC - 1, 0)))       TrkB signal; G the glutamate burst, k capacity
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def monoamine_drive(p: dict, m5, mne, mda):
+    return p["w_5ht"] * (m5 - 1.0) + p["w_ne"] * (mne - 1.0) + p["w_da"] * (mda - 1.0)
+
+
+def creb_target(p: dict, drive, stress):
+    return (1.0 - p["stress_suppression"] * stress) * (1.0 + p["creb_max"] * drive / (1.0 + np.abs(drive)))
+
+
+def eef2_translation(p: dict, nmda_block):
+    return p["eef2_gain"] * nmda_block / (nmda_block + p["eef2_half_block"])
+
+
+def trkb_signal(p: dict, bdnf, burst, dlpfc_rel, capacity):
+    """TrkB activation from BDNF protein and activity-dependent release.
+
+    Example
+    -------
+    >>> p = {"release_glutamate": 4.0, "release_activity": 1.0}
+    >>> float(trkb_signal(p, 1.0, 0.0, 1.0, 1.0))
+    1.0
+    """
+    return bdnf * (1.0 + capacity * (p["release_glutamate"] * burst + p["release_activity"] * np.maximum(dlpfc_rel - 1.0, 0.0)))

@@ -1,0 +1,23 @@
+"""Consolidation of synaptic change, early -> late, by synaptic tagging and capture (Frey & Morris 1997; Clopath 2008).
+
+    dh/dt = -h / tau_h                                          early change (sessions add increments to h)
+    dq/dt = (B Theta(|h| - theta_pro) - q) / tau_q              plasticity-related proteins, BDNF-dependent
+    dz/dt = q tag(h) h / tau_c - z / tau_z,  tag = h^2/(h^2 + theta_pro^2)   late change captured where tagged
+
+w = 1 + h + z multiplies the efficacy of the plastic pathway (dlPFC -> sgACC control). Spaced sessions find
+proteins already made and tags renewed, so spacing and number of sessions matter mechanistically.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def rates(p: dict, h, q, z, bdnf):
+    thr = p["protein_threshold"]
+    trigger = 1.0 / (1.0 + np.exp(-(np.abs(h) - thr) / (0.1 * thr)))
+    dh = -h / p["early_time"]
+    dq = (bdnf * trigger - q) / p["protein_time"]
+    tag = h * h / (h * h + thr * thr)
+    dz = q * tag * h / p["capture_time"] - z / p["late_lifetime"]
+    return dh, dq, dz

@@ -1,0 +1,69 @@
+"""Figures a clinician can read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import xarray as xr  # noqa: E402
+
+
+def _first(da):
+    for d in list(da.dims):
+        if d not in ("time", "compound"):
+            da = da.isel({d: 0})
+    return da
+
+
+def overview(ds: xr.Dataset, path: Path, dose_days=None) -> None:
+    """Concentrations, occupancies, mechanisms and HAM-D17 of the first patient (and arm) over time."""
+    t = ds["time"].values
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7.5), constrained_layout=True)
+    ax = axes[0, 0]
+    if "plasma" in ds:
+        pl = _first(ds["plasma"])
+        for c in ds["compound"].values:
+            ax.plot(t, pl.sel(compound=c).values, label=str(c))
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.legend(fontsize=8)
+    ax.set_ylabel("plasma (ng/mL)")
+    ax.set_title("Pharmacokinetics")
+    ax = axes[0, 1]
+    for k in ("sert_occupancy", "net_occupancy", "dat_occupancy", "nmda_occupancy"):
+        v = _first(ds[k]).values
+        if v.max() > 0:
+            ax.plot(t, 100 * v, label=k.split("_")[0].upper())
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("occupancy (%)")
+    ax.set_title("Transporter / receptor occupancy")
+    ax.legend(fontsize=8)
+    ax = axes[1, 0]
+    for k, lab in (("synaptic_5ht", "synaptic 5-HT"), ("raphe_firing", "raphe firing"), ("bdnf", "BDNF"),
+                   ("spine_density", "synapse density"), ("neurogenesis_mature", "mature new neurons")):
+        v = _first(ds[k]).values
+        ax.plot(t, v / v[0], label=lab)
+    ax.set_ylabel("relative to day 0")
+    ax.set_title("Mechanisms")
+    ax.legend(fontsize=8)
+    ax = axes[1, 1]
+    ax.plot(t, _first(ds["hamd17"]).values, ".", ms=3, alpha=0.4, label="HAM-D17 as rated")
+    ax.plot(t, _first(ds["hamd17_expected"]).values, "-", label="HAM-D17 expected")
+    b = float(_first(ds["hamd17_expected"]).values[0])
+    ax.axhline(b / 2, ls=":", c="gray", label="response (50% of baseline)")
+    ax.axhline(7, ls="--", c="green", label="remission (<= 7)")
+    ax.set_ylim(0, 52)
+    ax.set_ylabel("HAM-D17")
+    ax.set_title("Clinical rating")
+    ax.legend(fontsize=8)
+    for a in axes.flat:
+        a.set_xlabel("time (days)")
+        if dose_days is not None:
+            for d in dose_days:
+                a.axvline(d, c="k", alpha=0.05)
+    fig.suptitle(f"{ds.attrs.get('title', '')} ({ds.attrs.get('hypothesis', '')} hypothesis)")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .. import __version__
+from .._units import DAY
+from ..mood.scales import SCALES, remission
+from ._meta import OUTPUTS
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a simulation returns: ``dataset`` (xarray, dims arm?, patient, time) and ``summary`` (JSON-able dict).
+
+    ``save(out_dir)`` writes results.nc, summary.json and overview.png, all or nothing.
+    """
+
+    dataset: xr.Dataset
+    summary: dict
+
+    def save(self, out_dir: str | os.PathLike, *, figure: bool = True) -> Path:
+        out = Path(out_dir)
+        parent = out.parent if out.parent != Path("") else Path(".")
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".neuroplastic-", dir=parent))
+        try:
+            self.dataset.to_netcdf(tmp / "results.nc")
+            (tmp / "summary.json").write_text(json.dumps(self.summary, indent=2, default=_json_default))
+            if figure:
+                from ._figures import overview
+                overview(self.dataset, tmp / "overview.png")
+            out.mkdir(parents=True, exist_ok=True)
+            for f in tmp.iterdir():
+                shutil.move(str(f), out / f.name)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return out
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(type(o))
+
+
+def build_dataset(scenario, patients, runs, params) -> xr.Dataset:
+    arms = list(runs)
+    first = runs[arms[0]]
+    t_days = first.time / DAY
+    compounds = sorted({c for r in runs.values() for c in r.plasma})
+    data_vars = {}
+
+    def stack(get):
+        return np.stack([get(runs[a]) for a in arms])  # (arm, time, patient)
+
+    for name, (unit, long_name, factor) in OUTPUTS.items():
+        if name in SCALES:
+            continue
+        src = "inputs" if name.endswith("_occupancy") and name in first.inputs else "observed"
+        arr = stack(lambda r: (r.inputs if src == "inputs" else r.observed)[name]) * factor
+        data_vars[name] = (("arm", "patient", "time"), np.transpose(arr, (0, 2, 1)), {"units": unit, "long_name": long_name})
+    if compounds:
+        pl = np.zeros((len(arms), patients.n, len(compounds), len(t_days)))
+        for ai, a in enumerate(arms):
+            for ci, c in enumerate(compounds):
+                if c in runs[a].plasma:
+                    pl[ai, :, ci, :] = runs[a].plasma[c].T * 1e6  # kg/m^3 -> ng/mL
+        data_vars["plasma"] = (("arm", "patient", "compound", "time"), pl,
+                               {"units": "ng/mL", "long_name": "total plasma concentration (parents and active metabolites)"})
+    coords = {"arm": arms, "patient": patients.ids, "time": ("time", t_days, {"units": "day", "long_name": "time since start"})}
+    if compounds:
+        coords["compound"] = compounds
+    ds = xr.Dataset(data_vars, coords=coords)
+    for name, sc in SCALES.items():
+        ds[name] = _observed(ds, name, scenario, patients, arms)
+    ds.attrs.update(title=scenario.name, hypothesis=scenario.hypothesis, seed=scenario.seed,
+                    neuroplastic_version=__version__, parameter_set=params.version,
+                    duration_days=scenario.duration / DAY, output_every_days=scenario.output_every / DAY)
+    if scenario.arms is None:
+        ds = ds.isel(arm=0, drop=True)
+    return ds
+
+
+def _observed(ds, name, scenario, patients, arms):
+    from ..mood.scales import observed_scores
+    from ..params import default_parameters  # noqa: F401  (params via attrs not needed)
+    exp = ds[f"{name}_expected"]
+    out = np.empty(exp.shape)
+    for ai, a in enumerate(arms):
+        e = exp.isel(arm=ai).values.T  # (time, patient)
+        seed = scenario.seed * 1000 + ai
+        obs = observed_scores({name: e}, _PARAMS[0], seed, patients.ids)[name]
+        out[ai] = obs.T
+    sc = SCALES[name]
+    return xr.DataArray(out, dims=exp.dims, coords=exp.coords,
+                        attrs={"units": "1", "long_name": f"{sc.long_name} as rated (with rater noise)"})
+
+
+_PARAMS: list = [None]
+
+
+def build_summary(scenario, ds: xr.Dataset, runs) -> dict:
+    t = ds["time"].values
+    summ: dict = {"scenario": scenario.name, "hypothesis": scenario.hypothesis, "seed": scenario.seed,
+                  "duration_days": scenario.duration / DAY, "neuroplastic_version": ds.attrs["neuroplastic_version"],
+                  "parameter_set": ds.attrs["parameter_set"], "arms": {}}
+    for a, run in runs.items():
+        sel = ds.sel(arm=a) if "arm" in ds.dims else ds
+        arm: dict = {}
+        for name in SCALES:
+            e = sel[f"{name}_expected"].values  # (patient, time)
+            o = sel[name].values
+            b = e[:, 0]
+            below = e <= 0.5 * b[:, None]
+            days = [float(t[np.argmax(row)]) if row.any() else None for row in below]
+            arm[name] = {
+                "baseline_mean": float(b.mean()),
+                "final_mean": float(e[:, -1].mean()),
+                "min_mean": float(e.min(axis=1).mean()),
+                "change_from_baseline": float((e[:, -1] - b).mean()),
+                "final_observed_mean": float(o[:, -1].mean()),
+                "response_rate": float(np.mean(e[:, -1] <= 0.5 * b)),
+                "remission_rate": float(np.mean(remission(e[:, -1], name))),
+                "median_days_to_response": (float(np.median([d for d in days if d is not None]))
+                                            if any(d is not None for d in days) else None),
+            }
+        pk = {}
+        if "plasma" in sel:
+            for c in sel["compound"].values:
+                if c not in run.plasma:
+                    continue
+                y = sel["plasma"].sel(compound=c).values[0]
+                i = int(np.argmax(y))
+                pk[str(c)] = {"cmax_ng_per_ml": float(y[i]), "tmax_days": float(t[i]), "final_ng_per_ml": float(y[-1])}
+        arm["pharmacokinetics"] = pk
+        arm["doses"] = len(run.doses)
+        occ = {}
+        for k in ("sert_occupancy", "net_occupancy", "dat_occupancy", "nmda_occupancy"):
+            v = sel[k].values[0]
+            if v.max() > 0:
+                occ[k] = {"max": float(v.max()), "final": float(v[-1])}
+        arm["occupancy"] = occ
+        summ["arms"][a] = arm
+    if scenario.arms is None:
+        only = summ["arms"].pop("treatment")
+        del summ["arms"]
+        summ.update(only)
+    return summ
