@@ -167,7 +167,7 @@ def _parse_treatment(raw: Any, field: str) -> Treatment:
     if not isinstance(raw, dict):
         raise ScenarioError(field, raw, "a mapping such as {drug: escitalopram, dose: 10 mg, every: 1 day}")
     if "drug" in raw:
-        return Treatment(drug=DrugTreatment.model_validate({**raw, "_field": field}))
+        return Treatment(drug=_validate(DrugTreatment, {**raw, "_field": field}, field))
     kinds = [k for k in raw if k in _NOT_YET]
     if kinds:
         raise ScenarioError(f"{field}.{kinds[0]}", raw[kinds[0]], "a supported treatment kind (drug); "

@@ -1,0 +1,144 @@
+"""Command line: `neuroplastic simulate | demo | drugs | tms | params`.
+
+Bad input ends with one clear line on stderr and a non-zero exit; nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="neuroplastic: treatment physics and pharmacology -> neural activity -> plasticity -> rating scales.")
+err = Console(stderr=True)
+out = Console()
+
+
+def _fail(msg: str, code: int = 2):
+    err.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _guard(fn):
+    """Run fn; turn every error into one line (set NEUROPLASTIC_DEBUG=1 for the traceback)."""
+    from .errors import NeuroplasticError
+    try:
+        return fn()
+    except typer.Exit:
+        raise
+    except NeuroplasticError as exc:
+        _fail(str(exc))
+    except Exception as exc:  # pragma: no cover - unexpected
+        if os.environ.get("NEUROPLASTIC_DEBUG"):
+            raise
+        _fail(f"internal error ({type(exc).__name__}: {exc}); rerun with NEUROPLASTIC_DEBUG=1 for details", 1)
+
+
+def _check_out(path: Path):
+    if path.exists() and not path.is_dir():
+        _fail(f"--out: {str(path)!r} is not allowed; expected a directory path (a file of that name exists)")
+
+
+@app.command()
+def simulate(scenario: Path = typer.Argument(..., help="scenario YAML file"),
+             out_dir: Path = typer.Option(..., "--out", help="directory for results.nc, summary.json, overview.png"),
+             no_figure: bool = typer.Option(False, "--no-figure", help="skip overview.png")):
+    """Run a scenario and write DIR/results.nc, DIR/summary.json and DIR/overview.png."""
+    from . import load_scenario
+    from . import simulate as run
+
+    def go():
+        _check_out(out_dir)
+        sc = load_scenario(scenario)
+        from rich.progress import Progress
+        with Progress(transient=True, console=err) as prog:
+            task = prog.add_task(f"simulating {sc.name}", total=1.0)
+            res = run(sc, progress=lambda k, n: prog.update(task, completed=k / n))
+            prog.update(task, completed=1.0)
+        res.save(out_dir, figure=not no_figure)
+        s = res.summary
+        line = f"wrote {out_dir}/results.nc, summary.json" + ("" if no_figure else ", overview.png")
+        h = s.get("hamd17") if "hamd17" in s else None
+        if h:
+            line += f"  (HAM-D17 {h['baseline_mean']:.1f} -> {h['final_mean']:.1f})"
+        out.print(line, highlight=False)
+    _guard(go)
+
+
+@app.command()
+def demo(out_dir: Path = typer.Option(Path("neuroplastic-demo"), "--out", help="directory for the demo figures")):
+    """The guided tour: pharmacology, mood under several pills, and the two hypotheses side by side."""
+    from .demo import run_demo
+
+    def go():
+        _check_out(out_dir)
+        files = run_demo(out_dir, console=out)
+        out.print(f"demo written: {', '.join(str(f) for f in files)}", highlight=False)
+    _guard(go)
+
+
+@app.command()
+def drugs(as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table")):
+    """The drug library: class, compounds, routes, usual and maximum doses, half-lives and sources."""
+    from .pharmacology import DRUGS
+    from .params import default_parameters
+
+    p = default_parameters()
+    rows = []
+    for name, d in sorted(DRUGS.items()):
+        hl = {}
+        for c in d.compounds:
+            if f"pk.{c}.half_life" in p:
+                hl[c] = f"{p.value(f'pk.{c}.half_life'):g} h"
+            else:
+                hl[c] = "two-compartment"
+        rows.append({"drug": name, "class": d.drug_class, "compounds": list(d.compounds), "routes": list(d.routes),
+                     "typical_dose": d.typical_dose, "max_dose": d.max_daily_dose and f"{d.max_daily_dose}/day" or d.max_dose_per_kg,
+                     "half_lives": hl, "source": d.max_source,
+                     "half_life_sources": {c: p[f"pk.{c}.half_life"].source for c in d.compounds if f"pk.{c}.half_life" in p}})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    t = Table(title="neuroplastic drug library", show_lines=True)
+    for col in ("drug", "class", "routes", "typical dose", "max", "half-lives", "labelling source"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        t.add_row(r["drug"], r["class"], ", ".join(r["routes"]), r["typical_dose"], str(r["max_dose"]),
+                  "\n".join(f"{k}: {v}" for k, v in r["half_lives"].items()), r["source"])
+    out.print(t)
+
+
+@app.command()
+def params(prefix: str = typer.Argument("", help="only parameters whose name starts with this"),
+           as_json: bool = typer.Option(False, "--json")):
+    """The parameter registry: value, unit, plausible range and source of every parameter."""
+    from .params import default_parameters
+
+    p = default_parameters()
+    rows = [{"name": k, "value": v.value, "unit": v.unit, "range": [v.low, v.high],
+             "source": v.source, "calibrated": v.calibrated} for k, v in p.items() if k.startswith(prefix)]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    t = Table(title=f"parameters ({p.version})")
+    for col in ("name", "value", "unit", "range", "source / calibration"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        t.add_row(r["name"], f"{r['value']:g}", r["unit"], f"{r['range'][0]:g}-{r['range'][1]:g}",
+                  r["source"] or f"calibrated against {r['calibrated']}")
+    out.print(t)
+
+
+def main():  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

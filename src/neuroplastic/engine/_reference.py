@@ -1,0 +1,94 @@
+"""The reference path: the same model integrated by scipy's solve_ivp, one patient at a time, at tight tolerances.
+
+PK and brain are integrated together as one ODE (occupancies computed from the PK state at every solver step,
+not from a pre-computed profile), restarted exactly at every dose, infusion boundary and session. It is the
+oracle for the fast path in tests and the baseline in benchmarks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from ..brain import BrainModel, INPUT_CHANNELS
+from ..params import ParameterSet, default_parameters
+from ..pharmacology import TARGETS, build_pk_system, occupancy
+from ._calendar import build_calendar
+
+
+def reference_run(scenario, treatments, patients, params: ParameterSet | None = None, *, rtol=1e-9,
+                  frozen=()) -> dict[str, np.ndarray]:
+    """Observables and plasma (kg/m^3) on the output grid, arrays (time, patient), via solve_ivp per patient."""
+    params = params or default_parameters()
+    cal = build_calendar(treatments, scenario.duration, patients.weight)
+    n_out = int(np.floor(scenario.duration / scenario.output_every + 1e-9)) + 1
+    t_out = np.arange(n_out) * scenario.output_every
+    model = BrainModel(params, scenario.hypothesis, frozen)
+    results: dict[str, list] = {}
+    for j in range(patients.n):
+        routes = cal.drug_routes()
+        pk = build_pk_system(routes, params, patients.weight[j:j + 1], patients.cyp2c19[j:j + 1],
+                             patients.cyp2d6[j:j + 1]) if routes else None
+        npk = pk.n if pk else 0
+        y0 = model.baseline(patients.stress[j:j + 1])[0]
+        z = np.concatenate([pk.initial_state()[0] if pk else np.zeros(0), y0])
+        nb = len(y0)
+        null = BrainModel.null_inputs(1)
+
+        def inputs_from(x, t):
+            inp = {k: v.copy() for k, v in null.items()}
+            if pk is not None:
+                conc = pk.concentrations(x[None, :])
+                for target in TARGETS:
+                    occ = occupancy(conc, params, target)
+                    if occ is not None:
+                        inp[f"{target}_occupancy"] = occ
+            return inp
+
+        def infusion_rate(t):
+            if pk is None:
+                return None
+            u = np.zeros((1, npk))
+            for d in cal.doses:
+                if d.duration > 0 and d.time <= t < d.time + d.duration:
+                    idx, frac, _ = pk.depots[(d.drug, d.route)]
+                    u[0, idx] += d.amount[j] * frac[0] / d.duration
+            return u
+
+        def rhs_factory(u):
+            def f(t, zz):
+                x, y = zz[:npk], zz[npk:]
+                dx = pk.rhs(x[None, :], u)[0] if pk is not None else np.zeros(0)
+                dy = model.rhs(y[None, :], inputs_from(x, t))[0]
+                return np.concatenate([dx, dy])
+            return f
+
+        bounds = sorted({0.0, scenario.duration, *[float(b) for b in cal.times() if 0 < b < scenario.duration]})
+        zs = np.empty((n_out, npk + nb))
+        atol = np.concatenate([np.full(npk, 1e-16), np.full(nb, 1e-11)])
+        for a, b in zip(bounds[:-1], bounds[1:]):
+            for d in cal.doses:
+                if abs(d.time - a) < 1e-6 and d.duration == 0:
+                    idx, frac, _ = pk.depots[(d.drug, d.route)]
+                    z[idx] += d.amount[j] * frac[0]
+            mask = (t_out >= a - 1e-9) & (t_out < b - 1e-9)
+            u = infusion_rate(0.5 * (a + b))
+            t_eval = np.append(t_out[mask], b)
+            sol = solve_ivp(rhs_factory(u), (a, b), z, method="LSODA", rtol=rtol, atol=atol, t_eval=t_eval)
+            if mask.any():
+                zs[mask] = sol.y[:, :-1].T
+            z = sol.y[:, -1].copy()
+        if abs(t_out[-1] - bounds[-1]) < 1e-6:
+            zs[-1] = z
+        obs_in = [inputs_from(zz[:npk], 0.0) for zz in zs]
+        inp = {k: np.concatenate([o[k] for o in obs_in]) for k in INPUT_CHANNELS}
+        obs = model.observe(zs[:, npk:], inp)
+        obs.pop("rel", None)
+        if pk is not None:
+            for c, v in pk.concentrations(zs[:, :npk][:, None, :]).items():
+                obs[f"plasma:{c}"] = v[:, 0]
+        for k, v in inp.items():
+            obs[k] = v
+        for k, v in obs.items():
+            results.setdefault(k, []).append(np.asarray(v))
+    return {k: np.stack(v, axis=1) for k, v in results.items()}
