@@ -7,7 +7,7 @@ every relative term below vanishes. With sat(v) = v / (1 + |v|/v_sat) for monoam
     x_h = x0 + b_h - c_h stress + w_N (N_young - 1)          N_young: 3-8 week-old adult-born neurons
     x_r = x0 + b_r - c_r stress + w_DA sat(DA - 1) + w_Sr (spines - 1)
     x_s = x0 + sigma_s (b_s + c_s stress) - w_c (W a_d/r_q - 1) - w_hs (a_h/r_q - 1) - w_5 sat(5HT - 1) - theta_s
-    x_d = x0 + b_d - w_b (a_s/r_q - 1) + w_hd (a_h/r_q - 1) + w_NE sat(NE - 1) + u_d + G - theta_d
+    x_d = x0 + b_d - w_b (a_s/r_q - 1) + w_hd (a_h/r_q - 1) + w_NE sat(NE - 1) + u_d + w_G G - theta_d
 
 W = spines (1 + h + z) is the efficacy of dlPFC -> sgACC control (structural x synaptic), sigma_s homeostatic
 scaling, theta intrinsic thresholds, u_d external dlPFC drive (stimulation, therapy), G the glutamate burst.
@@ -52,7 +52,7 @@ def solve(p: dict, *, m5, mne, mda, spines, efficacy, n_mature, stress, sigma_s,
     hs = a_h / rq - 1.0
     xs_fixed = (X0 + sigma_s * (p["bias_sgacc"] + p["stress_sgacc"] * stress) - p["w_hipp_sgacc"] * hs
                 - p["w_5ht_sgacc"] * sat(m5 - 1.0, vs) - theta_s + p["w_control"])
-    xd_fixed = X0 + p["bias_dlpfc"] + p["w_hipp_dlpfc"] * hs + p["w_ne_dlpfc"] * sat(mne - 1.0, vs) + u_d + burst - theta_d + p["w_back"]
+    xd_fixed = X0 + p["bias_dlpfc"] + p["w_hipp_dlpfc"] * hs + p["w_ne_dlpfc"] * sat(mne - 1.0, vs) + u_d + p["w_burst_dlpfc"] * burst - theta_d + p["w_back"]
     wc = p["w_control"] * efficacy / rq
     wb = p["w_back"] / rq
     a_d = np.full(np.shape(xd_fixed), rq)

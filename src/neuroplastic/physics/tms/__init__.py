@@ -1,0 +1,117 @@
+"""Transcranial magnetic stimulation: stimulator waveform, coil fields, activation, protocols, safety.
+
+:func:`session_summary` ties the layers together for one session: protocol -> E at the target for the
+intensity (% rMT) -> recruitment of target neurons -> the calcium rule driven by the pulse train
+(:mod:`neuroplastic.plasticity.synaptic`) -> early efficacy change and its decay after the session.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import ndtri
+
+from ...params import ParameterSet, default_parameters
+from .activation import efield_at_target, intensity_to_output, motor_threshold_output, recruited_fraction
+from .coil import Coil, figure8_coil, get_coil, round_coil
+from .fields import biot_savart, primary_efield, sphere_efield, vector_potential
+from .protocols import Protocol, make_protocol
+from .safety import check_protocol, max_train_duration
+from .waveform import Pulse, peak_didt, rlc_pulse
+
+__all__ = [
+    "Coil", "Protocol", "Pulse", "biot_savart", "check_protocol", "efield_at_target", "figure8_coil", "get_coil",
+    "intensity_to_output", "make_protocol", "max_train_duration", "motor_threshold_output", "peak_didt",
+    "primary_efield", "recruited_fraction", "rlc_pulse", "round_coil", "session_summary", "sphere_efield",
+    "target_recruitment", "vector_potential",
+]
+
+
+def target_recruitment(efield: float, n: int = 32, params: ParameterSet | None = None) -> np.ndarray:
+    """Recruitment of ``n`` representative target neurons whose thresholds spread log-normally.
+
+    Neuron i has threshold ``E_rmt exp(s z_i)`` (z_i the normal quantiles, s = threshold_spread); its
+    recruitment is :func:`recruited_fraction` of ``efield`` at that threshold.
+
+    Example
+    -------
+    >>> r = target_recruitment(80.0)
+    >>> r.shape, round(float(r.mean()), 2)
+    ((32,), 0.5)
+    """
+    p = params or default_parameters()
+    z = ndtri((np.arange(n) + 0.5) / n)
+    th = p.si("tms.activation.e_rmt") * np.exp(p.si("tms.activation.threshold_spread") * z)
+    return recruited_fraction(float(efield), th, params=p)
+
+
+def session_summary(protocol_name: str, pulses: int | None = None, intensity_pct_rmt: float = 120.0,
+                    params: ParameterSet | None = None, *, target: str = "dlpfc", coil: str = "figure8",
+                    **custom) -> dict:
+    """Physics and early plasticity of one TMS session.
+
+    Parameters
+    ----------
+    protocol_name : str
+        ``1hz``, ``5hz``, ``10hz``, ``20hz``, ``itbs``, ``ctbs`` or ``custom`` (see :func:`make_protocol`).
+    pulses : int, optional
+        Pulses in the session (default: the protocol's).
+    intensity_pct_rmt : float
+        Intensity in % of resting motor threshold.
+    params : ParameterSet, optional
+        Parameter set (default: the shipped registry).
+    target, coil : str
+        Cortical target (``dlpfc`` or ``motor``) and coil (``figure8`` or ``round``).
+    **custom
+        Protocol overrides (``frequency``, ``train_duration``, ``inter_train_interval``, ...).
+
+    Returns
+    -------
+    dict
+        ``protocol``, ``pulses``, ``duration_s``, ``frequency_hz``, ``train_duration_s``,
+        ``inter_train_interval_s``, ``intensity_pct_rmt``, ``stimulator_output``, ``efield_peak_v_per_m``
+        (|E| at the target), ``recruited_fraction``, ``weight_change_end`` (relative change of mean target
+        efficacy at the end of the session), ``weight_change_30min`` (the same 30 min later),
+        ``aftereffect_duration_min`` (minutes after the session during which |change| exceeds
+        ``aftereffect_criterion``, a fixed 5% by default), ``within_safety_limits`` and ``safety_note``.
+        The summary does not refuse unsafe protocols; :func:`check_protocol` does.
+
+    Example
+    -------
+    >>> s = session_summary("ctbs", 300)
+    >>> s["pulses"], s["weight_change_30min"] < 0, 80 < s["efield_peak_v_per_m"] < 110
+    (300, True, True)
+    """
+    from ...errors import SafetyError
+    from ...plasticity.synaptic import aftereffect_duration, early_change_after, session_weight_change
+
+    p = params or default_parameters()
+    proto = make_protocol(protocol_name, pulses, **custom)
+    out_frac = intensity_to_output(intensity_pct_rmt, coil=coil, params=p)
+    e = efield_at_target(out_frac, target=target, coil=coil, params=p)
+    rec = target_recruitment(e, params=p)
+    dw = session_weight_change(proto.pulse_times(), rec, params=p)
+    w0 = 1.0  # all synapses start from the same rho0, so the mean change is the mean of the changes
+    change = float(np.mean(dw)) * w0
+    try:
+        check_protocol(proto, intensity_pct_rmt)
+        safe, note = True, "within the Rossi 2009/2021 limits"
+    except SafetyError as err:
+        safe, note = False, str(err)
+    return {
+        "protocol": proto.name,
+        "pulses": int(proto.n_pulses),
+        "duration_s": round(proto.duration, 3),
+        "frequency_hz": proto.frequency,
+        "train_duration_s": proto.longest_train,
+        "inter_train_interval_s": proto.inter_train_interval,
+        "intensity_pct_rmt": float(intensity_pct_rmt),
+        "stimulator_output": round(out_frac, 4),
+        "efield_peak_v_per_m": round(e, 2),
+        "recruited_fraction": round(float(np.mean(rec)), 4),
+        "weight_change_end": round(change, 4),
+        "weight_change_30min": round(float(early_change_after(change, 30.0, p)), 4),
+        "aftereffect_duration_min": round(float(aftereffect_duration(change, p)), 1),
+        "aftereffect_criterion": p.si("plasticity.calcium.aftereffect_criterion"),
+        "within_safety_limits": safe,
+        "safety_note": note,
+    }
