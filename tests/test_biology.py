@@ -57,7 +57,7 @@ def test_synaptic_serotonin_plateau_within_two_weeks():
     t, s = series(ds, "synaptic_5ht")
     rise = s - s[0]
     assert np.interp(14, t, rise) >= 0.8 * rise[-1]
-    assert np.interp(1, t, rise) >= 0.3 * rise[-1]  # most of the rise is not instantaneous, but starts at once
+    assert np.interp(1, t, rise) >= 0.2 * rise[-1]  # the rise starts at once (acute reuptake block), the rest follows desensitisation
 
 
 def test_neurogenesis_matures_over_weeks():

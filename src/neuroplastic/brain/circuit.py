@@ -5,7 +5,7 @@ r = r_max / (1 + exp(-x)); x0 = -ln 3 puts every region at a quarter of r_max in
 every relative term below vanishes. With sat(v) = v / (1 + |v|/v_sat) for monoamine effects:
 
     x_h = x0 + b_h - c_h stress + w_N (N_young - 1)          N_young: 3-8 week-old adult-born neurons
-    x_r = x0 + b_r - c_r stress + w_DA sat(DA - 1) + w_Sr (spines - 1)
+    x_r = x0 + b_r - c_r stress + w_DA sat(DA - 1) + w_Sr (spines - 1) + u_r     u_r reward exposure, expectancy
     x_s = x0 + sigma_s (b_s + c_s stress) - w_c (W a_d/r_q - 1) - w_hs (a_h/r_q - 1) - w_5 sat(5HT - 1) - theta_s
     x_d = x0 + b_d - w_b (a_s/r_q - 1) + w_hd (a_h/r_q - 1) + w_NE sat(NE - 1) + u_d + w_G G - theta_d
 
@@ -30,7 +30,7 @@ def sat(v, vs):
 
 
 def solve(p: dict, *, m5, mne, mda, spines, efficacy, n_mature, stress, sigma_s, theta_d, theta_s, u_d, burst,
-          iterations: int = 40):
+          u_r=0.0, iterations: int = 40):
     """Regional rates (Hz): dlPFC, sgACC, hippocampus, reward.
 
     Example
@@ -48,7 +48,7 @@ def solve(p: dict, *, m5, mne, mda, spines, efficacy, n_mature, stress, sigma_s,
     vs = p["monoamine_saturation"]
     a_h = _rate(X0 + p["bias_hipp"] - p["stress_hipp"] * stress + p["w_neurogenesis"] * (n_mature - 1.0), rmax)
     a_r = _rate(X0 + p["bias_reward"] - p["stress_reward"] * stress + p["w_da_reward"] * sat(mda - 1.0, vs)
-                + p["w_spines_reward"] * (spines - 1.0), rmax)
+                + p["w_spines_reward"] * (spines - 1.0) + u_r, rmax)
     hs = a_h / rq - 1.0
     xs_fixed = (X0 + sigma_s * (p["bias_sgacc"] + p["stress_sgacc"] * stress) - p["w_hipp_sgacc"] * hs
                 - p["w_5ht_sgacc"] * sat(m5 - 1.0, vs) - theta_s + p["w_control"])

@@ -18,7 +18,8 @@ from ..plasticity import bdnf, consolidation, excitability, homeostatic, meta, n
 from . import circuit, neuromodulators
 
 INPUT_CHANNELS = ("sert_occupancy", "net_occupancy", "dat_occupancy", "nmda_occupancy",
-                  "raphe_drive", "lc_drive", "vta_drive", "dlpfc_drive")
+                  "raphe_drive", "lc_drive", "vta_drive", "dlpfc_drive", "reward_drive", "expectancy")
+KETAMINE_MECHANISMS = ("both", "disinhibition", "eef2")
 _DEFAULT_INPUT = {"raphe_drive": 1.0, "lc_drive": 1.0, "vta_drive": 1.0}
 
 _AUTORECEPTOR = {"5ht": "ht1a_sensitivity", "ne": "alpha2_sensitivity", "da": "d2_sensitivity"}
@@ -44,6 +45,7 @@ _VARS = [
     StateVar("threshold_dlpfc", "1", "intrinsic firing-threshold shift, dlPFC", 2 * DAY, "plasticity.excitability"),
     StateVar("threshold_sgacc", "1", "intrinsic firing-threshold shift, sgACC", 2 * DAY, "plasticity.excitability"),
     StateVar("stress_load", "1", "depressive stress load (1 = typical moderate-severe episode)", 30 * DAY, "brain.stress"),
+    StateVar("stress_initial", "1", "stress load at the start", DAY, "brain.stress", output=False),
     StateVar("monoamine_index", "1", "lagged synaptic monoamine index (monoamine hypothesis)", DAY, "mood.monoamine"),
     StateVar("severity_untreated", "1", "untreated latent severity of this patient", DAY, "mood.severity", output=False),
 ]
@@ -70,9 +72,11 @@ class BrainModel:
 
     layout = StateLayout(_VARS)
 
-    def __init__(self, params: ParameterSet, hypothesis: str = "plasticity", frozen: tuple[str, ...] = ()):
+    def __init__(self, params: ParameterSet, hypothesis: str = "plasticity", frozen: tuple[str, ...] = (),
+                 ketamine_mechanism: str = "both"):
         self.params = params
         self.hypothesis = hypothesis
+        self.ketamine_mechanism = ketamine_mechanism
         self.frozen = tuple(frozen)
         g = params.group
         self.p_nuc = {k: g(f"brain.{grp}") for k, (grp, _, _) in neuromodulators.SYSTEMS.items()}
@@ -88,6 +92,10 @@ class BrainModel:
         self.p_ket = g("brain.ketamine")
         self.p_sev = g("mood.severity")
         self.p_mono = g("mood.monoamine")
+        self.p_exp = g("brain.expectancy")
+        self.episode_time = params.si("brain.stress.episode_time")
+        self._use_burst = ketamine_mechanism in ("both", "disinhibition")
+        self._use_eef2 = ketamine_mechanism in ("both", "eef2")
         self.rq = self.p_circ["rate_max"] / 4.0
         mask = np.ones(len(self.layout))
         for i, v in enumerate(self.layout.vars):
@@ -106,8 +114,16 @@ class BrainModel:
         v = self.layout.view(y)
         out = {}
         rel = {}
-        for m, (grp, occ_ch, drive_ch) in neuromodulators.SYSTEMS.items():
-            f, s, o = neuromodulators.nucleus(self.p_nuc[m], inp[occ_ch], v[_AUTORECEPTOR[m]], inp[drive_ch])
+        expect = inp["expectancy"]
+        drives = {"lc_drive": inp["lc_drive"],
+                  "vta_drive": inp["vta_drive"] * (1.0 + self.p_exp["w_vta"] * expect
+                                                    + self.p_circ["w_reward_vta"] * inp["reward_drive"])}
+        for m in ("ne", "da", "5ht"):  # NE first: the raphe receives noradrenergic (alpha1) drive
+            grp, occ_ch, drive_ch = neuromodulators.SYSTEMS[m]
+            drive = drives.get(drive_ch)
+            if m == "5ht":
+                drive = inp["raphe_drive"] * (1.0 + self.p_circ["w_ne_raphe"] * np.maximum(rel["ne"] - 1.0, 0.0))
+            f, s, o = neuromodulators.nucleus(self.p_nuc[m], inp[occ_ch], v[_AUTORECEPTOR[m]], drive)
             out[f"{grp}_firing"], out[f"synaptic_{m}"], out[f"{grp}_autoreceptor_occupancy"] = f, s, o
             rel[m] = s / self.p_nuc[m]["level0"]
         out["rel"] = rel
@@ -117,20 +133,25 @@ class BrainModel:
         o_int = x_int / (1.0 + x_int)
         n = self.p_ket["burst_hill"]
         burst = o_int ** n / (o_int ** n + self.p_ket["burst_half"] ** n)
+        if not self._use_burst:
+            burst = burst * 0.0
         out["glutamate_burst"] = burst
         spines = v["spines_labile"] + v["spines_stable"]
         efficacy = spines * (1.0 + v["ltp_early"] + v["ltp_late"])
         a_d, a_s, a_h, a_r = circuit.solve(
             self.p_circ, m5=rel["5ht"], mne=rel["ne"], mda=rel["da"], spines=spines, efficacy=efficacy,
             n_mature=neurogenesis.young_index(self.p_ng, N_of(v)), stress=v["stress_load"], sigma_s=v["sgacc_scaling"],
-            theta_d=v["threshold_dlpfc"], theta_s=v["threshold_sgacc"], u_d=inp["dlpfc_drive"], burst=burst)
+            theta_d=v["threshold_dlpfc"], theta_s=v["threshold_sgacc"],
+            u_d=inp["dlpfc_drive"] + self.p_exp["w_dlpfc"] * expect, burst=burst,
+            u_r=inp["reward_drive"] + self.p_exp["w_reward"] * expect)
         out.update(activity_dlpfc=a_d, activity_sgacc=a_s, activity_hippocampus=a_h, activity_reward=a_r,
                    spine_density=spines, control_efficacy=efficacy)
         out["trkb_signal"] = bdnf.trkb_signal(self.p_bdnf, v["bdnf"], burst, a_d / self.rq, 1.0)
         z = sev.circuit_imbalance(self.p_sev, a_d, a_s, a_h, a_r, self.rq)
         sev_circuit = sev.from_circuit(self.p_sev, z)
         if self.hypothesis == "monoamine":
-            out["severity"] = sev.from_monoamines(self.p_mono, v["severity_untreated"], v["monoamine_index"])
+            course = v["stress_load"] / np.maximum(v["stress_initial"], 1e-9)
+            out["severity"] = sev.from_monoamines(self.p_mono, v["severity_untreated"] * course, v["monoamine_index"])
         else:
             out["severity"] = sev_circuit
         out["severity_circuit"] = sev_circuit
@@ -150,7 +171,7 @@ class BrainModel:
         stress = v["stress_load"]
         drive = bdnf.monoamine_drive(self.p_bdnf, rel["5ht"], rel["ne"], rel["da"])
         d["creb"] = (bdnf.creb_target(self.p_bdnf, drive, stress) - v["creb"]) / self.p_bdnf["creb_time"]
-        eef2 = bdnf.eef2_translation(self.p_bdnf, np.clip(inp["nmda_occupancy"], 0, 1))
+        eef2 = bdnf.eef2_translation(self.p_bdnf, np.clip(inp["nmda_occupancy"], 0, 1)) if self._use_eef2 else 0.0
         d["bdnf"] = (v["creb"] * (1.0 + eef2) - v["bdnf"]) / self.p_bdnf["protein_time"]
         T = f["trkb_signal"]
         d["spines_labile"], d["spines_stable"] = structural.rates(self.p_str, v["spines_labile"], v["spines_stable"], T, stress)
@@ -163,12 +184,30 @@ class BrainModel:
         rd = f["activity_dlpfc"] / self.rq
         rs = f["activity_sgacc"] / self.rq
         d["bcm_threshold"] = meta.threshold_rate(v["bcm_threshold"], rd, self.p_meta["time"])
+        d["ltp_early"] = d["ltp_early"] + meta.bcm_rate(rd, v["bcm_threshold"], self.p_meta["learning_rate"])
+        d["stress_load"] = -stress / self.episode_time
         d["sgacc_scaling"] = homeostatic.scaling_rate(v["sgacc_scaling"], rs, self.p_hom["time"], self.p_hom["sgacc_scaling"])
         d["threshold_dlpfc"] = excitability.threshold_rate(v["threshold_dlpfc"], rd, self.p_ie["time"], self.p_ie["strength"])
         d["threshold_sgacc"] = excitability.threshold_rate(v["threshold_sgacc"], rs, self.p_ie["time"], self.p_ie["strength"])
         x = sev.monoamine_index(self.p_mono, rel["5ht"], rel["ne"], rel["da"])
         d["monoamine_index"] = (x - v["monoamine_index"]) / self.p_mono["lag"]
         return dy * self._mask
+
+    # -- episodes (millisecond-scale sessions) -------------------------------------------------------------
+    def apply_episode(self, y: np.ndarray, episode) -> np.ndarray:
+        """Apply a session's millisecond-scale result: the early change of the stimulated synapses.
+
+        Metaplasticity: the BCM threshold (recent activity relative to reference) scales induction, so
+        potentiation is easier after low activity and harder after high activity (Bienenstock 1982).
+        """
+        if "plasticity.consolidation" in self.frozen or any("plasticity".startswith(f) or f == "plasticity" for f in self.frozen):
+            return y
+        y = y.copy()
+        v = self.layout.view(y)
+        dw = episode.payload.weight_change
+        theta = np.maximum(v["bcm_threshold"], 0.05)
+        v["ltp_early"] = v["ltp_early"] + np.where(dw > 0, dw / theta, dw * theta)
+        return y
 
     # -- baseline ------------------------------------------------------------------------------------------
     def healthy_state(self, n_patients: int) -> np.ndarray:
@@ -209,9 +248,11 @@ def _baseline(params: ParameterSet, stress: tuple, frozen: tuple) -> np.ndarray:
     y = model.healthy_state(P)
     v = model.layout.view(y)
     v["stress_load"] = np.asarray(stress)
+    model._mask[model.layout.index["stress_load"]] = 0.0  # the episode is held while the baseline settles
     y = steady_state(model.rhs, y, model.null_inputs(P), model.layout.timescales, steps=600)
     f = model.fast(y, model.null_inputs(P))
     v = model.layout.view(y)
     v["severity_untreated"] = f["severity"]
+    v["stress_initial"] = v["stress_load"]
     y.setflags(write=False)
     return y

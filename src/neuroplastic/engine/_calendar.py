@@ -29,30 +29,78 @@ class Episode:
     payload: object = None
 
 
+@dataclass(frozen=True)
+class Pulse:
+    """A piecewise-constant input: ``value`` (per patient) added to ``channel`` on [start, end)."""
+
+    start: float
+    end: float
+    channel: str
+    value: np.ndarray
+
+
 @dataclass
 class Calendar:
     doses: list[Dose] = field(default_factory=list)
     episodes: list[Episode] = field(default_factory=list)
+    pulses: list[Pulse] = field(default_factory=list)
 
     def times(self) -> np.ndarray:
         """Every time at which the slow integrator must stop exactly."""
         t = [d.time for d in self.doses] + [d.time + d.duration for d in self.doses if d.duration > 0]
         t += [e.time for e in self.episodes]
+        t += [p.start for p in self.pulses] + [p.end for p in self.pulses]
         return np.unique(np.asarray(t, float))
 
     def drug_routes(self) -> list[tuple[str, str]]:
         return sorted({(d.drug, d.route) for d in self.doses})
 
 
-def build_calendar(treatments, duration: float, weight: np.ndarray) -> Calendar:
-    """Compile a treatment list into the event calendar for patients of the given weights (kg)."""
+def build_calendar(treatments, duration: float, weight: np.ndarray, params=None,
+                   placebo_responsiveness: np.ndarray | None = None) -> Calendar:
+    """Compile a treatment list into the event calendar: each treatment contributes what it physically delivers.
+
+    Drugs give doses; TMS gives sessions (an episode computed on the millisecond scale, plus the activity the
+    session drives); VNS gives a duty-averaged drive to the locus coeruleus; psychotherapy gives session and
+    practice activity; placebo gives expectancy.
+    """
+    from ..params import default_parameters
+
+    params = params or default_parameters()
+    P = len(weight)
+    resp = np.ones(P) if placebo_responsiveness is None else placebo_responsiveness
     cal = Calendar()
     for tr in treatments:
-        d = tr.drug
-        if d is not None:
+        if tr.drug is not None:
+            d = tr.drug
             for t in d.dose_times(duration):
                 amt = d.dose * (weight if d.dose_per_kg else np.ones_like(weight))
                 cal.doses.append(Dose(t, d.drug, d.route, amt, d.infusion or 0.0))
+        elif tr.tms is not None:
+            from ..physics.tms_session import session_plan
+            plan = session_plan(tr.tms, params)
+            for t in tr.tms.schedule.session_starts(duration, plan.duration):
+                cal.episodes.append(Episode(t, "tms", plan))
+                cal.pulses.append(Pulse(t, min(t + plan.duration, duration), "dlpfc_drive", np.full(P, plan.dlpfc_drive)))
+        elif tr.vns is not None:
+            from ..physics.vns import lc_drive
+            v = tr.vns
+            end = duration if v.stop is None else min(v.stop, duration)
+            if v.start < end:
+                cal.pulses.append(Pulse(v.start, end, "lc_drive", np.full(P, lc_drive(v.settings(), params) - 1.0)))
+        elif tr.psychotherapy is not None:
+            from ..therapy import psychotherapy
+            pt = tr.psychotherapy
+            for a, b, ch, val in psychotherapy.pulses(pt.kind, pt.session_times(duration), pt.session_length, params, duration, P):
+                cal.pulses.append(Pulse(a, b, ch, val))
+        elif tr.placebo is not None:
+            from ..therapy import placebo
+            pl = tr.placebo
+            end = duration if pl.stop is None else min(pl.stop, duration)
+            for a, b, ch, val in placebo.pulses(pl.form, pl.start, end, params, P, resp):
+                if a < b:
+                    cal.pulses.append(Pulse(a, b, ch, val))
     cal.doses.sort(key=lambda x: x.time)
     cal.episodes.sort(key=lambda x: x.time)
+    cal.pulses.sort(key=lambda x: x.start)
     return cal

@@ -50,12 +50,22 @@ class ArmRun:
 
 def run_arm(scenario: Scenario, treatments, patients: Patients, params: ParameterSet, *,
             frozen: tuple[str, ...] = (), h_max: float = HOUR, progress=None) -> ArmRun:
-    cal = build_calendar(treatments, scenario.duration, patients.weight)
+    cal = build_calendar(treatments, scenario.duration, patients.weight, params)
     nodes, out_idx = make_grid(scenario.duration, scenario.output_every, cal.times(), h_max=h_max)
     fine = refine(nodes)
     P = patients.n
     channels = {k: np.zeros((len(fine), P)) for k in INPUT_CHANNELS}
     channels.update({k: np.full((len(fine), P), v) for k, v in BrainModel.null_inputs(1).items() if v[0] != 0})
+    key = np.round(fine, 6)
+    # piecewise-constant inputs; outputs report the left limit at a switching instant (the state "just before"
+    # a session or the first placebo pill), so the score at a start time is the pre-treatment score
+    left = {}
+    out_key = key[0::2][out_idx]
+    for pl in cal.pulses:
+        on = (key >= round(pl.start, 6)) & (key < round(pl.end, 6))
+        channels[pl.channel][on] += pl.value[None, :]
+        lon = (out_key > round(pl.start, 6)) & (out_key <= round(pl.end, 6))
+        left.setdefault(pl.channel, np.zeros((len(out_key), P)))[lon] += pl.value[None, :]
     plasma: dict[str, np.ndarray] = {}
     routes = cal.drug_routes()
     if routes:
@@ -67,17 +77,36 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
             if occ is not None:
                 channels[f"{target}_occupancy"] = occ
         plasma = {c: v[0::2][out_idx] for c, v in conc.items()}
-    model = BrainModel(params, scenario.hypothesis, frozen)
+    model = BrainModel(params, scenario.hypothesis, frozen, scenario.ketamine_mechanism)
     y0 = model.baseline(patients.stress).copy()
     inputs = lambda j: {k: v[j] for k, v in channels.items()}
-    ys = integrate(model.rhs, y0, nodes, inputs, progress=progress)
+    episodes = None
+    if cal.episodes:
+        at: dict[int, list] = {}
+        node_key = np.round(nodes, 6)
+        for e in cal.episodes:
+            at.setdefault(int(np.searchsorted(node_key, round(e.time, 6))), []).append(e)
+
+        def episodes(k, y):
+            for e in at.get(k, ()):
+                y = model.apply_episode(y, e)
+            return y
+    ys = integrate(model.rhs, y0, nodes, inputs, episodes=episodes, progress=progress)
     y_out = ys[out_idx]
     node_inputs = {k: v[0::2][out_idx] for k, v in channels.items()}
+    for k, lv in left.items():
+        node_inputs[k] = _base_channels(P)[k] + lv  # pulse-only channels: default level plus pulses on (t-, t]
     T = len(out_idx)
     flat_inp = {k: v.reshape(T * P) for k, v in node_inputs.items()}
     obs = model.observe(y_out.reshape(T * P, -1), flat_inp)
     obs = {k: np.asarray(v).reshape(T, P) for k, v in obs.items()}
     return ArmRun(nodes[out_idx], plasma, node_inputs, obs, cal.doses)
+
+
+def _base_channels(P):
+    base = {k: np.zeros(P) for k in INPUT_CHANNELS}
+    base.update(BrainModel.null_inputs(P))
+    return {k: v[None, :] for k, v in base.items()}
 
 
 def simulate_arms(scenario: Scenario, params: ParameterSet | None = None, *, frozen=(), progress=None):

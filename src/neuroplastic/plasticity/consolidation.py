@@ -2,7 +2,7 @@
 
     dh/dt = -h / tau_h                                          early change (sessions add increments to h)
     dq/dt = (B Theta(|h| - theta_pro) - q) / tau_q              plasticity-related proteins, BDNF-dependent
-    dz/dt = q tag(h) h / tau_c - z / tau_z,  tag = h^2/(h^2 + theta_pro^2)   late change captured where tagged
+    dz/dt = q tag(h) (h - z) / tau_c - z / tau_z,  tag = h^2/(h^2 + theta_pro^2)   late change captured toward h
 
 w = 1 + h + z multiplies the efficacy of the plastic pathway (dlPFC -> sgACC control). Spaced sessions find
 proteins already made and tags renewed, so spacing and number of sessions matter mechanistically.
@@ -19,5 +19,5 @@ def rates(p: dict, h, q, z, bdnf):
     dh = -h / p["early_time"]
     dq = (bdnf * trigger - q) / p["protein_time"]
     tag = h * h / (h * h + thr * thr)
-    dz = q * tag * h / p["capture_time"] - z / p["late_lifetime"]
+    dz = q * tag * (h - z) / p["capture_time"] - z / p["late_lifetime"]
     return dh, dq, dz

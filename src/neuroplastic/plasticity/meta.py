@@ -1,10 +1,15 @@
 """Metaplasticity: the BCM sliding modification threshold (Bienenstock, Cooper & Munro 1982).
 
-    tau_theta dtheta_M/dt = (r / r_ref)^2 - theta_M
+Activity-dependent (rate-based) change of the dlPFC->sgACC control synapses follows the BCM form that calcium rules
+reduce to at the rate level (Shouval 2002):
 
-theta_M = 1 at the reference activity. Session plasticity (the calcium rule) is scaled by the threshold: recent
-high activity raises theta_M and biases later induction toward depression, so long or repeated protocols can
-reverse sign (Gamboa 2010).
+    dh/dt  += eta x (x - theta_M),      x = a_dlPFC / r_ref
+    tau_theta dtheta_M/dt = x - theta_M
+
+theta_M tracks recent activity, so sustained activity changes nothing, while activity above the recent mean
+(a therapy session, expectation, a stimulation session) potentiates and activity below it depresses. After a
+period of high activity the threshold is high and later induction is biased toward depression, which is how
+long or repeated protocols can reverse sign (Gamboa 2010).
 """
 
 from __future__ import annotations
@@ -18,4 +23,15 @@ def threshold_rate(theta_m, rate_rel, tau):
     >>> threshold_rate(1.0, 1.0, 1.0)
     0.0
     """
-    return (rate_rel * rate_rel - theta_m) / tau
+    return (rate_rel - theta_m) / tau
+
+
+def bcm_rate(rate_rel, theta_m, eta):
+    """Activity-dependent change rate of synaptic efficacy (SI).
+
+    Example
+    -------
+    >>> bcm_rate(1.2, 1.0, 1.0) > 0 > bcm_rate(0.8, 1.0, 1.0)
+    True
+    """
+    return eta * rate_rel * (rate_rel - theta_m)

@@ -75,7 +75,7 @@ class CalciumRule:
     meta_fast_tau: float = 10.0
     meta_fast_gain: float = 0.0
     meta_slow_tau: float = 600.0
-    meta_slow_gain: float = 0.0
+    meta_slow_scale: float = 0.04
     bistable: bool = True
 
     @classmethod
@@ -94,9 +94,9 @@ class CalciumRule:
                    delay=g["delay"], b=g["b"], rho_star=g["rho_star"], fac_tau=g["facilitation_tau"],
                    fac_gain=g["facilitation_gain"], meta_fast_tau=g["meta_fast_tau"],
                    meta_fast_gain=g["meta_fast_gain"], meta_slow_tau=g["meta_slow_tau"],
-                   meta_slow_gain=g["meta_slow_gain"], bistable=bistable)
+                   meta_slow_scale=g["meta_slow_scale"], bistable=bistable)
         if not metaplasticity:
-            rule = replace(rule, fac_gain=0.0, meta_fast_gain=0.0, meta_slow_gain=0.0)
+            rule = replace(rule, fac_gain=0.0, meta_fast_gain=0.0)
         return rule
 
     def weight(self, rho):
@@ -112,6 +112,11 @@ class SessionState:
     m: np.ndarray
     l: np.ndarray
     t_end: float
+
+
+def _theta_p(m, l, rule):
+    """Sliding potentiation threshold: theta_p0 (1 + k m^2 exp(-(l/l0)^2))."""
+    return rule.theta_p * (1.0 + rule.meta_fast_gain * m * m * np.exp(-((l / rule.meta_slow_scale) ** 2)))
 
 
 def _cubic(rho, rule):
@@ -133,6 +138,24 @@ def _cubic_rk4(rho, h, rule, h_max=10.0):
         k4 = _cubic(rho + dt * k3, rule)
         rho = rho + dt / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
     return rho
+
+
+def _phi(h, rx, rl):
+    """(exp(-h rx) - exp(-h rl)) / (rl - rx), with its limit h exp(-h rl) when rx == rl."""
+    d = rl - rx
+    if abs(d) < 1e-12 * max(rl, rx, 1e-300):
+        return h * np.exp(-h * rl)
+    return (np.exp(-h * rx) - np.exp(-h * rl)) / d
+
+
+def _advance_slow(l, m0, target, h, tm, tl):
+    """Exact step of dl/dt = (m^2 - l)/tl over h while m relaxes to ``target`` (0 or 1) with tm."""
+    A, B = target, m0 - target
+    rl, rm = 1.0 / tl, 1.0 / tm
+    el = np.exp(-h * rl)
+    out = l * el + A * A * (1.0 - el)
+    out = out + rl * (2 * A * B * _phi(h, rm, rl) + B * B * _phi(h, 2 * rm, rl))
+    return out
 
 
 def facilitation_gains(pulse_times, rule: CalciumRule) -> np.ndarray:
@@ -222,7 +245,7 @@ def simulate_session(pulse_times, pre_scale, post_scale=None, rho0=None, rule: C
             T = times[e + 1] - times[e]
         else:  # last event: run until every synapse's calcium is below theta_d
             T = rule.tau_ca * max(0.0, float(np.log(np.max(c, initial=0.0) + 1e-300) - ln_td)) + 1e-9
-        th_p = rule.theta_p * (1.0 + rule.meta_fast_gain * m + rule.meta_slow_gain * l)
+        th_p = _theta_p(m, l, rule)
         with np.errstate(divide="ignore"):
             lc = np.log(c)
         t_p = np.clip(rule.tau_ca * (lc - np.log(th_p)), 0.0, T)
@@ -237,10 +260,10 @@ def simulate_session(pulse_times, pre_scale, post_scale=None, rho0=None, rule: C
         if rule.bistable:
             rho = _cubic_rk4(rho, 0.5 * (t_d - t_p) + (T - t_d), rule)
         # threshold traces: relax towards 1 while c > theta_p, towards 0 otherwise
-        m = 1.0 + (m - 1.0) * np.exp(-t_p / tm)
-        m = m * np.exp(-(T - t_p) / tm)
-        l = 1.0 + (l - 1.0) * np.exp(-t_p / tl)
-        l = l * np.exp(-(T - t_p) / tl)
+        l = _advance_slow(l, m, 1.0, t_d, tm, tl)
+        m = 1.0 + (m - 1.0) * np.exp(-t_d / tm)
+        l = _advance_slow(l, m, 0.0, T - t_d, tm, tl)
+        m = m * np.exp(-(T - t_d) / tm)
         c = c * np.exp(-T / rule.tau_ca)
     return SessionState(rho=np.clip(rho, 0.0, 1.0), m=m, l=l, t_end=float(times[-1] + T))
 
@@ -325,7 +348,7 @@ def averaged_rates(alpha_p, alpha_d, rule: CalciumRule | None = None):
     -------
     >>> rb, te = averaged_rates(0.01, 0.02)
     >>> round(float(rb), 3), round(float(te), 1)
-    (0.522, 25.5)
+    (0.522, 24.9)
     """
     rule = rule or CalciumRule.from_params()
     gp = rule.gamma_p * np.asarray(alpha_p, float)
@@ -343,7 +366,7 @@ def time_above_thresholds(pulse_times, pre_scale=1.0, post_scale=None, rule: Cal
     -------
     >>> tp, td = time_above_thresholds([0.0])
     >>> round(float(tp[0]) * 1e3, 1), round(float(td[0]) * 1e3, 1)
-    (4.4, 14.8)
+    (4.3, 14.9)
     """
     rule = rule or CalciumRule.from_params()
     a = np.atleast_1d(np.asarray(pre_scale, float))
@@ -398,7 +421,7 @@ def reference_integrate(pulse_times, pre_scale, post_scale=None, rho0=0.5, rule:
         while ev < len(steps) and steps[ev] == i:
             c = c + amps[ev]
             ev += 1
-        th_p = rule.theta_p * (1.0 + rule.meta_fast_gain * m + rule.meta_slow_gain * l)
+        th_p = _theta_p(m, l, rule)
         hp = (c >= th_p).astype(float)
         hd = (c >= rule.theta_d).astype(float)
 
@@ -409,7 +432,7 @@ def reference_integrate(pulse_times, pre_scale, post_scale=None, rho0=0.5, rule:
             return out / rule.tau
 
         rho = rho + dt * f(rho + 0.5 * dt * f(rho))
-        m = m + dt * (hp - m) / rule.meta_fast_tau
-        l = l + dt * (hp - l) / rule.meta_slow_tau
+        l = l + dt * (m * m - l) / rule.meta_slow_tau
+        m = m + dt * (hd - m) / rule.meta_fast_tau
         c = c * decay
     return rho

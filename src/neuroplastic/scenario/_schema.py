@@ -4,6 +4,7 @@ import difflib
 from pathlib import Path
 from typing import Any, Literal, Union
 
+import numpy as np
 import pint
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
@@ -154,25 +155,283 @@ class DrugTreatment(_Model):
         return per
 
 
+def _pos_int(v, field, lo=1, hi=100000):
+    if not isinstance(v, int) or isinstance(v, bool) or not (lo <= v <= hi):
+        raise ScenarioError(field, v, f"a whole number from {lo} to {hi}")
+    return v
+
+
+def _mapping(v, field, example):
+    if not isinstance(v, dict):
+        raise ScenarioError(field, v, f"a mapping such as {example}")
+    return dict(v)
+
+
+def _only(d, allowed, field):
+    extra = [k for k in d if k not in allowed]
+    if extra:
+        close = difflib.get_close_matches(str(extra[0]), sorted(allowed), n=1)
+        raise ScenarioError(f"{field}.{extra[0]}", d[extra[0]], "a known key" + (f" (did you mean {close[0]!r}?)" if close else f": {', '.join(sorted(allowed))}"))
+
+
+def _pct_rmt(v, field):
+    import re
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*%\s*(r?MT)?\s*", str(v), flags=re.I) if isinstance(v, str) else None
+    if not m:
+        raise ScenarioError(field, v, "an intensity as a percentage of resting motor threshold, e.g. '120% rMT'")
+    x = float(m.group(1))
+    if not (1.0 <= x <= 200.0):
+        raise ScenarioError(field, v, "an intensity from 1% to 200% rMT")
+    return x
+
+
+class SessionSchedule(_Model):
+    """Sessions on days (weekdays or daily) from start to stop, several a day at a set interval."""
+
+    sessions_per_day: int = 1
+    session_interval: float = 50 * 60.0   # s, from the end of one session to the start of the next
+    days: Literal["weekdays", "daily"] = "weekdays"
+    start: float = 0.0
+    stop: float | None = None
+    first_session_time: float = 9 * 3600.0
+
+    def session_starts(self, duration: float, session_length: float) -> list[float]:
+        end = duration if self.stop is None else min(self.stop, duration)
+        out = []
+        day0 = np.floor(self.start / DAY)
+        d = day0
+        while d * DAY < end:
+            if self.days == "daily" or int(d) % 7 < 5:
+                for k in range(self.sessions_per_day):
+                    t = d * DAY + self.first_session_time + k * (session_length + self.session_interval)
+                    if self.start <= t < end and t < duration:
+                        out.append(float(t))
+            d += 1
+        return out
+
+
+def _schedule(d: dict, field: str) -> dict:
+    out = {}
+    if "sessions_per_day" in d:
+        out["sessions_per_day"] = _pos_int(d["sessions_per_day"], f"{field}.sessions_per_day", 1, 20)
+    if "session_interval" in d:
+        out["session_interval"] = _time(d["session_interval"], f"{field}.session_interval")
+    if "days" in d:
+        if d["days"] not in ("weekdays", "daily"):
+            raise ScenarioError(f"{field}.days", d["days"], "weekdays or daily")
+        out["days"] = d["days"]
+    for k in ("start", "stop"):
+        if d.get(k) is not None:
+            out[k] = _time(d[k], f"{field}.{k}")
+    if out.get("stop") is not None and out["stop"] <= out.get("start", 0.0):
+        raise ScenarioError(f"{field}.stop", d.get("stop"), f"a time after start ({d.get('start', '0 days')})")
+    return out
+
+
+class TMSTreatment(_Model):
+    """Repetitive TMS: a protocol (what each session delivers) on a session schedule."""
+
+    protocol: str
+    pulses: int | None = None
+    intensity: float = 120.0        # % rMT
+    frequency: float | None = None  # Hz, custom
+    train_duration: float | None = None
+    inter_train_interval: float | None = None
+    target: Literal["dlpfc"] = "dlpfc"
+    coil: Literal["figure8", "round"] = "figure8"
+    schedule: SessionSchedule = SessionSchedule()
+    allow_unsafe: bool = False
+
+    def make_protocol(self):
+        from ..physics.tms.protocols import make_protocol
+        custom = {k: getattr(self, k) for k in ("frequency", "train_duration", "inter_train_interval")
+                  if getattr(self, k) is not None}
+        return make_protocol(self.protocol, self.pulses, **custom)
+
+
+def _parse_tms(raw, field, allow_unsafe) -> TMSTreatment:
+    d = _mapping(raw, field, "{protocol: 10hz, pulses: 3000, intensity: 120% rMT, days: weekdays, stop: 6 weeks}")
+    keys = {"protocol", "pulses", "intensity", "frequency", "train_duration", "inter_train_interval", "target", "coil",
+            "sessions_per_day", "session_interval", "days", "start", "stop", "allow_unsafe"}
+    _only(d, keys, field)
+    from ..physics.tms.protocols import NAMES
+    proto = str(d.get("protocol", "")).lower()
+    if proto not in NAMES:
+        close = difflib.get_close_matches(proto, NAMES, n=1)
+        raise ScenarioError(f"{field}.protocol", d.get("protocol"), f"one of {', '.join(NAMES)}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    out: dict[str, Any] = {"protocol": proto}
+    if d.get("pulses") is not None:
+        out["pulses"] = _pos_int(d["pulses"], f"{field}.pulses", 1, 20000)
+    if "intensity" in d:
+        out["intensity"] = _pct_rmt(d["intensity"], f"{field}.intensity")
+    if d.get("frequency") is not None:
+        out["frequency"] = to_si(d["frequency"], f"{field}.frequency", "Hz", allowed="a frequency, e.g. '10 Hz'")
+        if not 0 < out["frequency"] <= 100:
+            raise ScenarioError(f"{field}.frequency", d["frequency"], "a frequency between 0 and 100 Hz")
+    for k in ("train_duration", "inter_train_interval"):
+        if d.get(k) is not None:
+            out[k] = _time(d[k], f"{field}.{k}", positive=(k == "train_duration"))
+    if proto == "custom" and "frequency" not in out:
+        raise ScenarioError(f"{field}.frequency", None, "a frequency for a custom protocol, e.g. '10 Hz'")
+    for k in ("target", "coil"):
+        if k in d:
+            out[k] = d[k]
+    out["schedule"] = SessionSchedule(**_schedule(d, field))
+    unsafe = bool(d.get("allow_unsafe", False)) or allow_unsafe
+    out["allow_unsafe"] = unsafe
+    tms = _validate(TMSTreatment, out, field)
+    protocol = tms.make_protocol()
+    from ..physics.tms.safety import check_protocol
+    check_protocol(protocol, tms.intensity, allow_unsafe=unsafe)
+    sched = tms.schedule
+    day_span = sched.first_session_time + sched.sessions_per_day * protocol.duration + (sched.sessions_per_day - 1) * sched.session_interval
+    if day_span > DAY:
+        raise ScenarioError(f"{field}.sessions_per_day", sched.sessions_per_day,
+                            f"sessions that fit in one day ({sched.sessions_per_day} x {protocol.duration / 60:.0f} min with {sched.session_interval / 60:.0f} min between them do not)")
+    return tms
+
+
+class VNSTreatment(_Model):
+    """Vagus nerve stimulation from an implanted electrode, duty-cycled, from start (to stop)."""
+
+    current: float      # A
+    pulse_width: float  # s
+    frequency: float    # Hz
+    on: float           # s
+    off: float          # s
+    start: float = 0.0
+    stop: float | None = None
+
+    def settings(self):
+        from ..physics.vns import VNSSettings
+        return VNSSettings(self.current, self.pulse_width, self.frequency, self.on, self.off)
+
+
+def _parse_vns(raw, field, allow_unsafe) -> VNSTreatment:
+    d = _mapping(raw, field, "{current: 1.0 mA, pulse_width: 250 us, frequency: 20 Hz, on: 30 s, off: 5 min}")
+    _only(d, {"current", "pulse_width", "frequency", "on", "off", "start", "stop", "allow_unsafe"}, field)
+    out: dict[str, Any] = {}
+    for k, dim, ex in (("current", "mA", "'1.0 mA'"), ("pulse_width", "us", "'250 us'"), ("frequency", "Hz", "'20 Hz'")):
+        if k not in d:
+            raise ScenarioError(f"{field}.{k}", None, f"a value such as {ex}")
+        out[k] = to_si(d[k], f"{field}.{k}", dim, allowed=f"a quantity such as {ex}")
+        if not out[k] > 0:
+            raise ScenarioError(f"{field}.{k}", d[k], f"a positive value such as {ex}")
+    for k in ("on", "off"):
+        if k not in d:
+            raise ScenarioError(f"{field}.{k}", None, "a time such as '30 s' (on) or '5 min' (off)")
+        out[k] = _time(d[k], f"{field}.{k}", positive=True)
+    for k in ("start", "stop"):
+        if d.get(k) is not None:
+            out[k] = _time(d[k], f"{field}.{k}")
+    if out.get("stop") is not None and out["stop"] <= out.get("start", 0.0):
+        raise ScenarioError(f"{field}.stop", d.get("stop"), "a time after start")
+    v = _validate(VNSTreatment, out, field)
+    from ..physics.vns import check_limits
+    check_limits(v.settings(), field, allow_unsafe=allow_unsafe or bool(d.get("allow_unsafe", False)))
+    return v
+
+
+class PsychotherapyTreatment(_Model):
+    """Psychotherapy: sessions at a fixed interval (CBT or behavioural activation) with daily practice between them."""
+
+    kind: Literal["cbt", "ba"]
+    every: float = 7 * DAY
+    sessions: int = 16
+    session_length: float = 50 * 60.0
+    start: float = 0.0
+
+    def session_times(self, duration: float) -> list[float]:
+        first = np.floor(self.start / DAY) * DAY + 10 * 3600.0 if self.start % DAY == 0 else self.start
+        return [first + k * self.every for k in range(self.sessions) if first + k * self.every < duration]
+
+
+def _parse_psychotherapy(raw, field) -> PsychotherapyTreatment:
+    d = _mapping(raw, field, "{kind: cbt, every: 1 week, sessions: 16}")
+    _only(d, {"kind", "every", "sessions", "session_length", "start"}, field)
+    if d.get("kind") not in ("cbt", "ba", "behavioural_activation", "behavioral_activation"):
+        raise ScenarioError(f"{field}.kind", d.get("kind"), "cbt or ba (behavioural activation)")
+    out: dict[str, Any] = {"kind": "ba" if str(d["kind"]).startswith("behav") else d["kind"]}
+    if "every" in d:
+        out["every"] = _time(d["every"], f"{field}.every", positive=True)
+    if "sessions" in d:
+        out["sessions"] = _pos_int(d["sessions"], f"{field}.sessions", 1, 500)
+    if "session_length" in d:
+        out["session_length"] = _time(d["session_length"], f"{field}.session_length", positive=True)
+        if out["session_length"] > 4 * 3600:
+            raise ScenarioError(f"{field}.session_length", d["session_length"], "at most 4 hours")
+    if "start" in d:
+        out["start"] = _time(d["start"], f"{field}.start")
+    pt = _validate(PsychotherapyTreatment, out, field)
+    if pt.session_length >= pt.every:
+        raise ScenarioError(f"{field}.every", d.get("every"), "an interval longer than a session")
+    return pt
+
+
+class PlaceboTreatment(_Model):
+    """A placebo: what is believed to be a treatment (pill, sham TMS, saline infusion)."""
+
+    form: Literal["pill", "sham_tms", "saline"]
+    start: float = 0.0
+    stop: float | None = None
+
+
+def _parse_placebo(raw, field) -> PlaceboTreatment:
+    d = _mapping(raw, field, "{form: pill}")
+    if d.get("form") not in ("pill", "sham_tms", "saline"):
+        raise ScenarioError(f"{field}.form", d.get("form"), "pill, sham_tms or saline")
+    sham_keys = {"protocol", "pulses", "intensity", "sessions_per_day", "session_interval", "days", "frequency",
+                 "train_duration", "inter_train_interval", "coil", "target"}
+    _only(d, {"form", "start", "stop", "at", "every", "dose", "infusion"} | (sham_keys if d["form"] == "sham_tms" else set()), field)
+    out: dict[str, Any] = {"form": d["form"]}
+    for k in ("start", "stop"):
+        if d.get(k) is not None:
+            out[k] = _time(d[k], f"{field}.{k}")
+    if d.get("at"):
+        at = d["at"] if isinstance(d["at"], list) else [d["at"]]
+        out["start"] = _time(at[0], f"{field}.at[0]")
+    if out.get("stop") is not None and out["stop"] <= out.get("start", 0.0):
+        raise ScenarioError(f"{field}.stop", d.get("stop"), "a time after start")
+    return _validate(PlaceboTreatment, out, field)
+
+
 class Treatment(_Model):
     """Wrapper for any treatment kind; exactly one of its fields is set."""
 
     drug: DrugTreatment | None = None
+    tms: TMSTreatment | None = None
+    vns: VNSTreatment | None = None
+    psychotherapy: PsychotherapyTreatment | None = None
+    placebo: PlaceboTreatment | None = None
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("drug", "tms", "vns", "psychotherapy", "placebo") if getattr(self, k) is not None)
 
 
-_NOT_YET = {"tms", "vns", "psychotherapy", "placebo"}
+_KINDS = ("drug", "tms", "vns", "psychotherapy", "placebo")
 
 
-def _parse_treatment(raw: Any, field: str) -> Treatment:
+def _parse_treatment(raw: Any, field: str, allow_unsafe: bool = False) -> Treatment:
     if not isinstance(raw, dict):
         raise ScenarioError(field, raw, "a mapping such as {drug: escitalopram, dose: 10 mg, every: 1 day}")
-    if "drug" in raw:
+    kinds = [k for k in raw if k in _KINDS]
+    if len(kinds) != 1:
+        raise ScenarioError(field, raw, f"a treatment with exactly one of {', '.join(_KINDS)}, e.g. {{drug: escitalopram, dose: 10 mg, every: 1 day}}")
+    k = kinds[0]
+    if k == "drug":
         return Treatment(drug=_validate(DrugTreatment, {**raw, "_field": field}, field))
-    kinds = [k for k in raw if k in _NOT_YET]
-    if kinds:
-        raise ScenarioError(f"{field}.{kinds[0]}", raw[kinds[0]], "a supported treatment kind (drug); "
-                            f"{kinds[0]} is not yet supported")
-    raise ScenarioError(field, raw, "a treatment with a 'drug' key, e.g. {drug: escitalopram, dose: 10 mg, every: 1 day}")
+    if len(raw) != 1:
+        extra = [x for x in raw if x != k][0]
+        raise ScenarioError(f"{field}.{extra}", raw[extra], f"settings inside the {k} mapping")
+    f = f"{field}.{k}"
+    if k == "tms":
+        return Treatment(tms=_parse_tms(raw[k], f, allow_unsafe))
+    if k == "vns":
+        return Treatment(vns=_parse_vns(raw[k], f, allow_unsafe))
+    if k == "psychotherapy":
+        return Treatment(psychotherapy=_parse_psychotherapy(raw[k], f))
+    return Treatment(placebo=_parse_placebo(raw[k], f))
 
 
 class Scenario(_Model):
@@ -195,6 +454,7 @@ class Scenario(_Model):
     output_every: float = DAY
     seed: int = 0
     hypothesis: Literal["plasticity", "monoamine"] = "plasticity"
+    ketamine_mechanism: Literal["both", "disinhibition", "eef2"] = "both"
     patient: PatientSpec = PatientSpec()
     n_patients: int = 1
     population: str | None = None
@@ -214,7 +474,7 @@ class Scenario(_Model):
         return list(self.arms) if self.arms is not None else [("treatment", self.treatments)]
 
 
-_KEYS = {"name", "description", "duration", "output_every", "seed", "hypothesis", "patient", "patients",
+_KEYS = {"name", "description", "duration", "output_every", "seed", "hypothesis", "ketamine_mechanism", "patient", "patients",
          "treatments", "arms", "visits", "allow_off_label", "allow_unsafe", "design"}
 
 
@@ -251,6 +511,11 @@ def _build(doc: Any) -> Scenario:
         if h not in HYPOTHESES:
             raise ScenarioError("hypothesis", h, f"one of {', '.join(HYPOTHESES)}")
         out["hypothesis"] = h
+    if "ketamine_mechanism" in doc:
+        km = doc["ketamine_mechanism"]
+        if km not in ("both", "disinhibition", "eef2"):
+            raise ScenarioError("ketamine_mechanism", km, "one of both, disinhibition, eef2")
+        out["ketamine_mechanism"] = km
     for flag in ("allow_off_label", "allow_unsafe"):
         if flag in doc:
             if not isinstance(doc[flag], bool):
@@ -276,6 +541,7 @@ def _build(doc: Any) -> Scenario:
             raise ScenarioError("patients.n", n, "1: cohorts of several patients are not yet supported")
         if isinstance(pts, dict) and pts.get("population") is not None:
             out["population"] = str(pts["population"])
+    unsafe = bool(out.get("allow_unsafe", False))
     has_t, has_a = "treatments" in doc, "arms" in doc
     if has_t and has_a:
         raise ScenarioError("arms", "...", "either 'treatments' or 'arms', not both")
@@ -283,7 +549,7 @@ def _build(doc: Any) -> Scenario:
         tr = doc["treatments"] or []
         if not isinstance(tr, list):
             raise ScenarioError("treatments", tr, "a list of treatments")
-        out["treatments"] = tuple(_parse_treatment(t, f"treatments[{i}]") for i, t in enumerate(tr))
+        out["treatments"] = tuple(_parse_treatment(t, f"treatments[{i}]", unsafe) for i, t in enumerate(tr))
     if has_a:
         arms = doc["arms"]
         if not isinstance(arms, dict) or not arms:
@@ -294,7 +560,7 @@ def _build(doc: Any) -> Scenario:
                 tr = []
             if not isinstance(tr, list):
                 raise ScenarioError(f"arms.{name}", tr, "a list of treatments")
-            parsed.append((str(name), tuple(_parse_treatment(t, f"arms.{name}[{i}]") for i, t in enumerate(tr))))
+            parsed.append((str(name), tuple(_parse_treatment(t, f"arms.{name}[{i}]", unsafe) for i, t in enumerate(tr))))
         out["arms"] = tuple(parsed)
     if "visits" in doc:
         v = doc["visits"]
@@ -358,8 +624,8 @@ def parse_scenario(text: str) -> Scenario:
     Example
     -------
     >>> s = parse_scenario("duration: 2 weeks\\ntreatments:\\n  - {drug: sertraline, dose: 50 mg, every: 1 day}\\n")
-    >>> s.treatments[0].drug.dose   # kg
-    5e-05
+    >>> round(s.treatments[0].drug.dose * 1e6, 9)   # stored in kg
+    50.0
     """
     try:
         doc = yaml.safe_load(text)

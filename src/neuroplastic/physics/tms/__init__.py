@@ -36,7 +36,7 @@ def target_recruitment(efield: float, n: int = 32, params: ParameterSet | None =
     -------
     >>> r = target_recruitment(80.0)
     >>> r.shape, round(float(r.mean()), 2)
-    ((32,), 0.5)
+    ((32,), 0.51)
     """
     p = params or default_parameters()
     z = ndtri((np.arange(n) + 0.5) / n)

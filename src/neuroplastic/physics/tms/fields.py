@@ -34,7 +34,7 @@ def biot_savart(seg_start, seg_end, points, current: float = 1.0) -> np.ndarray:
     >>> phi = np.linspace(0, 2 * np.pi, 2001)
     >>> ring = np.stack([np.cos(phi), np.sin(phi), 0 * phi], 1) * 0.05
     >>> bz = biot_savart(ring[:-1], ring[1:], np.zeros((1, 3)))[0, 2]
-    >>> round(bz / (MU0 / (2 * 0.05)), 5)   # loop centre: mu0 I / 2R
+    >>> round(float(bz / (MU0 / (2 * 0.05))), 5)   # loop centre: mu0 I / 2R
     1.0
     """
     s0 = np.asarray(seg_start, float)

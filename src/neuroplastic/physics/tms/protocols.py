@@ -42,7 +42,7 @@ class Protocol:
     -------
     >>> p = make_protocol("10hz")
     >>> p.n_pulses, p.pulses_per_train, round(p.duration)
-    (3000, 40, 2234)
+    (3000, 40, 2224)
     """
 
     name: str
@@ -127,7 +127,7 @@ def make_protocol(name: str, pulses: int | None = None, **custom) -> Protocol:
     >>> make_protocol("custom", pulses=100, frequency=10, train_duration=5, inter_train_interval=25).n_pulses
     100
     >>> make_protocol("ctbs", 300).duration
-    20.0
+    19.86
     """
     key = str(name).lower().replace(" ", "").replace("_", "")
     if key not in NAMES:

@@ -1,0 +1,1 @@
+"""Psychotherapy and placebo as inputs: session exposure, between-session practice and expectancy."""
