@@ -64,6 +64,10 @@ def main(argv=None):
     except ImportError:
         print("SKIPPED: brian2 is not installed (pip install brian2==2.9.0)")
         return 0
+    except Exception as exc:  # e.g. brian2 2.9.0 imports np.ndarray.ptp, removed in numpy 2.4
+        print(f"SKIPPED: brian2 is installed but cannot be imported with numpy {np.__version__} "
+              f"({type(exc).__name__}: {exc}); run this benchmark in an environment with numpy < 2.4")
+        return 0
     rule = CalciumRule.from_params(metaplasticity=False, bistable=True)
     t = make_protocol("itbs", args.pulses).pulse_times()
     rng = np.random.default_rng(0)

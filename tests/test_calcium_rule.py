@@ -26,7 +26,7 @@ def _mixed_train():
 @pytest.mark.parametrize("bistable", [True, False])
 def test_event_driven_matches_fine_fixed_step_reference(bistable):
     # fast metaplastic traces so that the sliding threshold matters inside the short test train
-    rule = replace(RULE, meta_fast_tau=0.1, meta_fast_gain=2.0, meta_slow_tau=0.4, meta_slow_gain=5.0,
+    rule = replace(RULE, meta_fast_tau=0.1, meta_fast_gain=15.0, meta_slow_tau=0.4, meta_slow_scale=0.02,
                    bistable=bistable, tau=5.0)  # shorter tau: bigger changes, a sharper test
     t = _mixed_train()
     rec = np.array([1.0, 0.85, 0.6, 0.3])

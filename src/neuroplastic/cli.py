@@ -136,6 +136,46 @@ def params(prefix: str = typer.Argument("", help="only parameters whose name sta
     out.print(t)
 
 
+@app.command()
+def tms(protocol: str = typer.Option(..., "--protocol", help="1hz | 5hz | 10hz | 20hz | itbs | ctbs | custom"),
+        pulses: Optional[int] = typer.Option(None, "--pulses", help="pulses in the session (protocol default)"),
+        intensity: str = typer.Option("120% rMT", "--intensity", help="e.g. '120% rMT'"),
+        frequency: Optional[str] = typer.Option(None, "--frequency", help="custom protocols, e.g. '15 Hz'"),
+        train_duration: Optional[str] = typer.Option(None, "--train-duration", help="custom protocols, e.g. '4 s'"),
+        inter_train_interval: Optional[str] = typer.Option(None, "--inter-train-interval", help="custom protocols, e.g. '26 s'"),
+        coil: str = typer.Option("figure8", "--coil", help="figure8 | round"),
+        target: str = typer.Option("dlpfc", "--target", help="dlpfc | motor"),
+        as_json: bool = typer.Option(False, "--json", help="print JSON")):
+    """One TMS session without a scenario: field at the target, early plasticity and its after-effect."""
+    def go():
+        from .errors import ScenarioError
+        from .physics.tms import session_summary
+        from .scenario._schema import _parse_tms
+
+        doc = {"protocol": protocol, "intensity": intensity, "allow_unsafe": True}
+        for k, v in (("pulses", pulses), ("frequency", frequency), ("train_duration", train_duration),
+                     ("inter_train_interval", inter_train_interval)):
+            if v is not None:
+                doc[k] = v
+        if coil not in ("figure8", "round"):
+            raise ScenarioError("--coil", coil, "figure8 or round")
+        if target not in ("dlpfc", "motor"):
+            raise ScenarioError("--target", target, "dlpfc or motor")
+        tr = _parse_tms(doc, "tms", allow_unsafe=True)
+        custom = {k: getattr(tr, k) for k in ("frequency", "train_duration", "inter_train_interval") if getattr(tr, k) is not None}
+        s = session_summary(tr.protocol, tr.pulses, tr.intensity, coil=coil, target=target, **custom)
+        if as_json:
+            print(json.dumps(s, indent=2))
+            return
+        tab = Table(title=f"TMS session: {s['protocol']} x {s['pulses']} at {s['intensity_pct_rmt']:g}% rMT")
+        tab.add_column("quantity")
+        tab.add_column("value")
+        for k, v in s.items():
+            tab.add_row(k, str(v))
+        out.print(tab)
+    _guard(go)
+
+
 def main():  # pragma: no cover
     app()
 

@@ -5,7 +5,7 @@
     dC/dt  = (C* - C) / tau_CREB
     e      = b / (b + b_half),  b = resting NMDA block             eEF2 de-phosphorylation (Autry 2011)
     dB/dt  = (C (1 + g_e e) - B) / tau_B                           BDNF protein
-    T      = B (1 + k (r_glu G + r_act max(a_dlPFC - 1, 0)))       TrkB signal; G the glutamate burst, k capacity
+    T      = B (1 + k (r_glu G + r_act (a_dlPFC - 1)))            TrkB signal; G the glutamate burst, k capacity
 """
 
 from __future__ import annotations
@@ -34,4 +34,4 @@ def trkb_signal(p: dict, bdnf, burst, dlpfc_rel, capacity):
     >>> float(trkb_signal(p, 1.0, 0.0, 1.0, 1.0))
     1.0
     """
-    return bdnf * (1.0 + capacity * (p["release_glutamate"] * burst + p["release_activity"] * np.maximum(dlpfc_rel - 1.0, 0.0)))
+    return bdnf * np.maximum(1.0 + capacity * (p["release_glutamate"] * burst + p["release_activity"] * (dlpfc_rel - 1.0)), 0.0)

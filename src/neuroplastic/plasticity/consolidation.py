@@ -2,7 +2,8 @@
 
     dh/dt = -h / tau_h                                          early change (sessions add increments to h)
     dq/dt = (B Theta(|h| - theta_pro) - q) / tau_q              plasticity-related proteins, BDNF-dependent
-    dz/dt = q tag(h) (h - z) / tau_c - z / tau_z,  tag = h^2/(h^2 + theta_pro^2)   late change captured toward h
+    dz/dt = q tag(h) h (1 - sign(h) z / z_max) / tau_c - z / tau_z,  tag = h^2/(h^2 + theta_pro^2)
+                                                                late change accumulates where tagged, bounded by z_max
 
 w = 1 + h + z multiplies the efficacy of the plastic pathway (dlPFC -> sgACC control). Spaced sessions find
 proteins already made and tags renewed, so spacing and number of sessions matter mechanistically.
@@ -19,5 +20,5 @@ def rates(p: dict, h, q, z, bdnf):
     dh = -h / p["early_time"]
     dq = (bdnf * trigger - q) / p["protein_time"]
     tag = h * h / (h * h + thr * thr)
-    dz = q * tag * (h - z) / p["capture_time"] - z / p["late_lifetime"]
+    dz = q * tag * h * (1.0 - np.sign(h) * z / p["late_max"]) / p["capture_time"] - z / p["late_lifetime"]
     return dh, dq, dz

@@ -309,6 +309,8 @@ class VNSTreatment(_Model):
 
 def _parse_vns(raw, field, allow_unsafe) -> VNSTreatment:
     d = _mapping(raw, field, "{current: 1.0 mA, pulse_width: 250 us, frequency: 20 Hz, on: 30 s, off: 5 min}")
+    # YAML 1.1 reads the bare keys `on`/`off` as booleans
+    d = {("on" if k is True else "off" if k is False else k): v for k, v in d.items()}
     _only(d, {"current", "pulse_width", "frequency", "on", "off", "start", "stop", "allow_unsafe"}, field)
     out: dict[str, Any] = {}
     for k, dim, ex in (("current", "mA", "'1.0 mA'"), ("pulse_width", "us", "'250 us'"), ("frequency", "Hz", "'20 Hz'")):
