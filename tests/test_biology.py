@@ -95,21 +95,25 @@ def test_fluoxetine_benefit_outlasts_escitalopram_after_stopping():
 
 def test_removing_plasticity_removes_lasting_benefit():
     """No treatment module holds a mood effect: with plasticity frozen, no treatment's benefit outlasts it."""
-    for drug, dose in (("escitalopram", "10 mg"), ("bupropion", "300 mg"), ("venlafaxine", "75 mg")):
-        doc = {"duration": "12 weeks", "treatments": [{"drug": drug, "dose": dose, "every": "1 day", "stop": "8 weeks"}]}
-        live = npl.simulate(doc).dataset["hamd17_expected"].values[0]
-        frozen = npl.simulate(doc, frozen=("plasticity",)).dataset["hamd17_expected"].values[0]
-        base = live[0]
-        assert frozen[0] == pytest.approx(base)
-        assert base - live[56] > 3 * max(base - frozen[56], 0.1)  # most of the benefit is plasticity
-        assert abs(frozen[-1] - base) < 0.05  # four weeks after stopping, nothing is left without plasticity
-        assert base - live[-1] > 2.0  # with plasticity the benefit persists
+    none = {"duration": "12 weeks", "treatments": []}
+    nat_live = npl.simulate(none).dataset["hamd17_expected"].values[0]
+    nat_frozen = npl.simulate(none, frozen=("plasticity",)).dataset["hamd17_expected"].values[0]
+    for tr in ({"drug": "escitalopram", "dose": "10 mg", "every": "1 day", "stop": "8 weeks"},
+               {"drug": "bupropion", "dose": "300 mg", "every": "1 day", "stop": "8 weeks"},
+               {"drug": "ketamine", "dose": "0.5 mg/kg", "route": "iv", "infusion": "40 min", "at": ["0 days", "7 days"]},
+               {"tms": {"protocol": "10hz", "days": "weekdays", "stop": "6 weeks"}},
+               {"psychotherapy": {"kind": "cbt", "sessions": 8}}):
+        doc = {"duration": "12 weeks", "treatments": [tr]}
+        live = npl.simulate(doc).dataset["hamd17_expected"].values[0] - nat_live
+        frozen = npl.simulate(doc, frozen=("plasticity",)).dataset["hamd17_expected"].values[0] - nat_frozen
+        assert abs(frozen[-1]) < 0.05, tr  # weeks after the treatment ended, nothing is left without plasticity
+        assert live[-1] < -0.2, tr  # with plasticity some benefit persists (ketamine fades most)
 
 
-def test_untreated_patient_is_at_steady_state_and_mechanisms_have_units():
+def test_untreated_patient_follows_slow_natural_course_and_mechanisms_have_units():
     ds = run({"duration": "4 weeks", "treatments": []}).dataset
     h = ds["hamd17_expected"].values[0]
-    assert np.ptp(h) < 1e-3
+    assert np.all(np.diff(h) <= 1e-9) and h[0] - h[-1] < 0.15 * h[0]  # slow spontaneous improvement only
     for name, da in ds.data_vars.items():
         assert da.attrs.get("units") is not None and da.attrs.get("long_name"), name
     for k in ("spine_density", "bdnf", "neurogenesis_mature", "ht1a_sensitivity", "raphe_firing", "synaptic_5ht",

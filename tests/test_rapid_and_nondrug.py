@@ -1,0 +1,102 @@
+"""Ketamine, esketamine, psychotherapy, placebo and the natural course, all through the shared biology."""
+
+import numpy as np
+import pytest
+
+import neuroplastic as npl
+from conftest import run, series
+
+KET = {"drug": "ketamine", "dose": "0.5 mg/kg", "route": "iv", "infusion": "40 min"}
+
+
+def test_single_ketamine_infusion_acts_within_a_day_and_fades():
+    ds = run({"duration": "14 days", "output_every": "1 hour", "seed": 1, "treatments": [{**KET, "at": ["0 days"]}]}).dataset
+    t, h = series(ds, "hamd17_expected")
+    b = h[0]
+    assert (b - np.interp(1, t, h)) / b >= 0.30  # Zarate 2006: response 71% at 24 h
+    peak = b - h.min()
+    assert (b - np.interp(12, t, h)) < 0.5 * peak  # Kishimoto 2016: superiority lost by days 10-12
+    _, s = series(ds, "spine_density")
+    assert np.interp(1, t, s) > s[0] + 0.05  # new synapses within 24 h (Li 2010; Moda-Sava 2019)
+    assert s[-1] < s[0] + 0.5 * (s.max() - s[0])  # and pruned back over days
+
+
+def test_repeated_infusions_hold_then_relapse():
+    doc = {"duration": "10 weeks", "treatments": [{**KET, "at": ["0 d", "2 d", "4 d", "7 d", "9 d", "11 d"]}]}
+    t, h = series(run(doc).dataset, "hamd17_expected")
+    b = h[0]
+    during = h[(t >= 1) & (t <= 12)]
+    assert during.max() < b - 0.3 * b  # improvement holds through the series
+    assert h[28] > h[12] + 3  # relapse follows over weeks after the last
+    assert h[70] > h[28]
+
+
+def test_esketamine_plus_new_ssri():
+    esk = {"drug": "esketamine", "dose": "56 mg", "at": ["0 d", "3 d", "7 d", "10 d", "14 d", "17 d", "21 d", "24 d"]}
+    ssri = {"drug": "escitalopram", "dose": "10 mg", "every": "1 day"}
+    both = run({"duration": "4 weeks", "output_every": "1 hour", "treatments": [esk, ssri]}).dataset
+    alone = run({"duration": "4 weeks", "output_every": "1 hour", "treatments": [ssri]}).dataset
+    t, mb = series(both, "madrs_expected")
+    _, ma = series(alone, "madrs_expected")
+    assert mb[0] - np.interp(1, t, mb) > 5  # improvement at 24 h after the first dose (Daly 2018)
+    assert np.interp(1, t, mb) < np.interp(1, t, ma) - 5
+    assert np.interp(28, t, mb) < np.interp(28, t, ma)  # larger at day 28 than the SSRI alone
+
+
+def test_racemic_and_esketamine_differ_only_by_pharmacology():
+    """Same brain, different PK/affinity: both act through NMDA occupancy; no route-specific brain code."""
+    a = run({"duration": "2 days", "output_every": "1 hour", "treatments": [{**KET, "at": ["0 days"]}]}).dataset
+    b = run({"duration": "2 days", "output_every": "1 hour", "treatments": [{"drug": "esketamine", "dose": "56 mg", "at": ["0 days"]}]}).dataset
+    assert a["nmda_occupancy"].values.max() > 0.1 and b["nmda_occupancy"].values.max() > 0.1
+    assert not np.allclose(a["nmda_occupancy"].values, b["nmda_occupancy"].values)
+
+
+@pytest.mark.parametrize("mech", ["disinhibition", "eef2"])
+def test_ketamine_mechanisms_are_alternatives_on_one_model(mech):
+    base = {"duration": "7 days", "output_every": "1 hour", "treatments": [{**KET, "at": ["0 days"]}]}
+    both = run(base).dataset
+    one = run({**base, "ketamine_mechanism": mech}).dataset
+    assert np.allclose(both["plasma"].values, one["plasma"].values)  # shared pharmacology
+    _, hb = series(both, "hamd17_expected")
+    _, h1 = series(one, "hamd17_expected")
+    assert h1[24] > hb[24]  # each route alone does less than both together
+    assert h1[0] - h1[24] > 0  # but still something
+    if mech == "eef2":
+        assert one["glutamate_burst"].values.max() == 0
+
+
+def test_cbt_improves_over_weeks_like_an_ssri_by_week_16():
+    cbt = run({"duration": "16 weeks", "treatments": [{"psychotherapy": {"kind": "cbt", "every": "1 week", "sessions": 16}}]}).dataset
+    ssri = run({"duration": "16 weeks", "treatments": [{"drug": "escitalopram", "dose": "10 mg", "every": "1 day"}]}).dataset
+    t, hc = series(cbt, "hamd17_expected")
+    _, hs = series(ssri, "hamd17_expected")
+    assert (hc[0] - hc[7]) < 0.25 * (hc[0] - hc[-1])  # over weeks, not days
+    assert abs(hc[-1] - hs[-1]) < 3.0  # comparable to an SSRI by week 16 (DeRubeis 2005)
+    ba = run({"duration": "16 weeks", "treatments": [{"psychotherapy": {"kind": "ba", "sessions": 16}}]}).dataset
+    assert series(ba, "hamd17_expected")[1][-1] < hc[0] - 8
+
+
+def test_placebo_less_than_ssri_and_natural_course_slow():
+    pl = run({"duration": "8 weeks", "treatments": [{"placebo": {"form": "pill"}}]}).dataset
+    ssri = run({"duration": "8 weeks", "treatments": [{"drug": "escitalopram", "dose": "10 mg", "every": "1 day"}]}).dataset
+    none = run({"duration": "52 weeks", "output_every": "1 week", "treatments": []}).dataset
+    _, hp = series(pl, "hamd17_expected")
+    _, hs = series(ssri, "hamd17_expected")
+    _, hn = series(none, "hamd17_expected")
+    assert hp[-1] < hp[0] - 2  # some improvement
+    assert hs[-1] < hp[-1] - 2  # less than the SSRI at week 8
+    assert hn[8] > hn[0] - 0.25 * hn[0]  # untreated: little change in 2 months
+    assert hn[-1] < 0.6 * hn[0]  # but spontaneous improvement over months
+    for form in ("sham_tms", "saline"):
+        ds = run({"duration": "4 weeks", "treatments": [{"placebo": {"form": form}}]}).dataset
+        assert series(ds, "hamd17_expected")[1][-1] < hn[0]
+
+
+def test_combinations_need_no_special_code():
+    doc = {"duration": "8 weeks", "treatments": [
+        {"drug": "sertraline", "dose": "50 mg", "every": "1 day"},
+        {"tms": {"protocol": "10hz", "pulses": 3000, "intensity": "120% rMT", "days": "weekdays", "stop": "6 weeks"}},
+        {"psychotherapy": {"kind": "cbt", "sessions": 8}}]}
+    ds = run(doc).dataset
+    alone = run({"duration": "8 weeks", "treatments": [doc["treatments"][0]]}).dataset
+    assert series(ds, "hamd17_expected")[1][-1] < series(alone, "hamd17_expected")[1][-1]
