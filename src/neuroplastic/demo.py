@@ -17,20 +17,50 @@ def _pill(drug, dose, hypothesis="plasticity", weeks=12, every="1 day", output="
             "hypothesis": hypothesis, "treatments": [{"drug": drug, "dose": dose, "every": every}]}
 
 
-def run_demo(out_dir: Path, console=None) -> list[Path]:
-    """Run the demo scenarios and write the figures into ``out_dir``; returns the files written."""
+def _ds(doc):
+    return simulate(doc).dataset
+
+
+KETAMINE = {"name": "ketamine", "duration": "14 days", "output_every": "1 hour", "seed": 1,
+            "treatments": [{"drug": "ketamine", "dose": "0.5 mg/kg", "route": "iv", "infusion": "40 min",
+                            "at": ["0 days"]}]}
+COURSES = {
+    "escitalopram 10 mg": [{"drug": "escitalopram", "dose": "10 mg", "every": "1 day"}],
+    "10 Hz rTMS, 6 weeks": [{"tms": {"protocol": "10hz", "pulses": 3000, "intensity": "120% rMT",
+                                     "days": "weekdays", "stop": "6 weeks"}}],
+    "CBT, 16 weekly sessions": [{"psychotherapy": {"kind": "cbt", "every": "1 week", "sessions": 16}}],
+    "ketamine x6 over 12 days": [{"drug": "ketamine", "dose": "0.5 mg/kg", "route": "iv", "infusion": "40 min",
+                                  "at": ["0 d", "2 d", "4 d", "7 d", "9 d", "11 d"]}],
+    "placebo pill": [{"placebo": {"form": "pill"}}],
+    "no treatment": [],
+}
+
+
+def run_demo(out_dir: Path, console=None, workers: int | None = None) -> list[Path]:
+    """Run the demo scenarios (in parallel processes) and write the figures into ``out_dir``."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     say = (lambda m: console.print(m, highlight=False)) if console else (lambda m: None)
-    runs = {}
-    for drug, dose in PILLS:
-        say(f"  {drug} {dose} daily, 12 weeks ...")
-        runs[drug] = simulate(_pill(drug, dose)).dataset
-    say("  escitalopram under the monoamine hypothesis ...")
-    mono = simulate(_pill("escitalopram", "10 mg", "monoamine")).dataset
+    docs = {f"pill:{d}": _pill(d, dose) for d, dose in PILLS}
+    docs["mono"] = _pill("escitalopram", "10 mg", "monoamine")
+    docs["ketamine"] = KETAMINE
+    for name, trs in COURSES.items():
+        docs[f"course:{name}"] = {"name": name, "duration": "16 weeks", "seed": 1, "treatments": trs}
+    say(f"  running {len(docs)} scenarios: six pills, two hypotheses, ketamine hourly, rTMS, CBT, placebo, none ...")
+    n = workers or min(len(docs), os.cpu_count() or 1)
+    if n > 1:
+        with ProcessPoolExecutor(n) as ex:
+            res = dict(zip(docs, ex.map(_ds, docs.values())))
+    else:
+        res = {k: _ds(v) for k, v in docs.items()}
+    runs = {d: res[f"pill:{d}"] for d, _ in PILLS}
+    mono = res["mono"]
     out_dir.mkdir(parents=True, exist_ok=True)
     files = []
 
@@ -86,4 +116,42 @@ def run_demo(out_dir: Path, console=None) -> list[Path]:
         h = ds["hamd17_expected"].values[0]
         d7[name] = (h[0] - h[7]) / max(h[0] - h[56], 1e-9)
     say(f"  share of the week-8 improvement reached by day 7: plasticity {d7['plasticity']:.0%}, monoamine {d7['monoamine']:.0%}")
+
+    # Figure 3: ketamine on an hourly grid
+    ket = res["ketamine"]
+    t = ket["time"].values
+    fig, ax = plt.subplots(1, 4, figsize=(18, 4.4), constrained_layout=True)
+    ax[0].plot(t * 24, 100 * ket["nmda_occupancy"].values[0], label="NMDA occupancy (%)")
+    ax[0].plot(t * 24, 100 * ket["glutamate_burst"].values[0], label="glutamate burst (% of max)")
+    ax[0].set(xlim=(0, 24), xlabel="hour", title="Hours: NMDA block and disinhibition")
+    ax[1].plot(t, ket["bdnf"].values[0], label="BDNF protein")
+    ax[1].plot(t, ket["trkb_signal"].values[0], label="TrkB signal (released BDNF)")
+    ax[1].set(xlabel="day", title="BDNF: translation and release")
+    ax[2].plot(t, ket["spine_density"].values[0], label="synapse density")
+    ax[2].plot(t, ket["spines_labile"].values[0], label="new (labile) spines")
+    ax[2].set(xlabel="day", title="Synapses form within a day, then are pruned")
+    ax[3].plot(t, ket["madrs"].values[0], ".", ms=2, alpha=0.3, label="MADRS as rated")
+    ax[3].plot(t, ket["madrs_expected"].values[0], label="MADRS expected")
+    ax[3].set(xlabel="day", ylim=(0, 40), title="Mood: within a day, fading over 1-2 weeks")
+    for a in ax:
+        a.legend(fontsize=8)
+    fig.suptitle("Ketamine breaks the weeks-long pattern through a fast synaptogenic route (same biology, different input)")
+    f = out_dir / "ketamine.png"
+    fig.savefig(f, dpi=110)
+    plt.close(fig)
+    files.append(f)
+
+    # Figure 4: every kind of treatment on the same patient
+    fig, ax = plt.subplots(figsize=(9, 5), constrained_layout=True)
+    for name in COURSES:
+        ds = res[f"course:{name}"]
+        ax.plot(ds["time"].values / 7, ds["hamd17_expected"].values[0], label=name)
+    ax.axhline(7, ls="--", c="green", lw=0.8)
+    ax.set(xlabel="week", ylabel="HAM-D17 (expected)", ylim=(0, 30),
+           title="One patient, one parameter set: pills, stimulation, therapy, ketamine, placebo")
+    ax.legend(fontsize=8)
+    f = out_dir / "treatments.png"
+    fig.savefig(f, dpi=110)
+    plt.close(fig)
+    files.append(f)
     return files

@@ -11,7 +11,7 @@ every relative term below vanishes. With sat(v) = v / (1 + |v|/v_sat) for monoam
 
 W = spines (1 + h + z) is the efficacy of dlPFC -> sgACC control (structural x synaptic), sigma_s homeostatic
 scaling, theta intrinsic thresholds, u_d external dlPFC drive (stimulation, therapy), G the glutamate burst.
-The d-s pair (Mayberg reciprocity, Ramirez-Mahaluf 2017) is solved by damped fixed-point iteration.
+The d-s pair (Mayberg reciprocity, Ramirez-Mahaluf 2017) is solved by Newton's method on the sgACC rate.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def sat(v, vs):
 
 
 def solve(p: dict, *, m5, mne, mda, spines, efficacy, n_mature, stress, sigma_s, theta_d, theta_s, u_d, burst,
-          u_r=0.0, iterations: int = 40):
+          u_r=0.0, iterations: int = 6):
     """Regional rates (Hz): dlPFC, sgACC, hippocampus, reward.
 
     Example
@@ -55,11 +55,13 @@ def solve(p: dict, *, m5, mne, mda, spines, efficacy, n_mature, stress, sigma_s,
     xd_fixed = X0 + p["bias_dlpfc"] + p["w_hipp_dlpfc"] * hs + p["w_ne_dlpfc"] * sat(mne - 1.0, vs) + u_d + p["w_burst_dlpfc"] * burst - theta_d + p["w_back"]
     wc = p["w_control"] * efficacy / rq
     wb = p["w_back"] / rq
-    a_d = np.full(np.shape(xd_fixed), rq)
-    a_s = np.full(np.shape(xs_fixed), rq)
+    # Newton on g(a_s) = a_s - R(xs - wc R(xd - wb a_s)); g' = 1 - wc wb R'(u) R'(v) > 0 for the contractive loop
+    a_s = _rate(xs_fixed - wc * _rate(xd_fixed - wb * rq, rmax), rmax)
     for _ in range(iterations):
-        a_s_new = _rate(xs_fixed - wc * a_d, rmax)
-        a_d_new = _rate(xd_fixed - wb * a_s_new, rmax)
-        a_s = 0.5 * (a_s + a_s_new)
-        a_d = 0.5 * (a_d + a_d_new)
+        a_d = _rate(xd_fixed - wb * a_s, rmax)
+        r_s = _rate(xs_fixed - wc * a_d, rmax)
+        dd = a_d * (1.0 - a_d / rmax)
+        ds = r_s * (1.0 - r_s / rmax)
+        a_s = np.clip(a_s - (a_s - r_s) / (1.0 - wc * wb * dd * ds), 0.0, rmax)
+    a_d = _rate(xd_fixed - wb * a_s, rmax)
     return a_d, a_s, a_h, a_r

@@ -46,6 +46,8 @@ _VARS = [
     StateVar("threshold_sgacc", "1", "intrinsic firing-threshold shift, sgACC", 2 * DAY, "plasticity.excitability"),
     StateVar("stress_load", "1", "depressive stress load (1 = typical moderate-severe episode)", 30 * DAY, "brain.stress"),
     StateVar("stress_initial", "1", "stress load at the start", DAY, "brain.stress", output=False),
+    StateVar("plasticity_capacity", "1", "activity-dependent BDNF release capacity (1 typical; lower in Val66Met)", DAY, "trait", output=False),
+    StateVar("episode_rate", "1", "natural-course speed of this episode (1 typical)", DAY, "trait", output=False),
     StateVar("monoamine_index", "1", "lagged synaptic monoamine index (monoamine hypothesis)", DAY, "mood.monoamine"),
     StateVar("severity_untreated", "1", "untreated latent severity of this patient", DAY, "mood.severity", output=False),
 ]
@@ -146,7 +148,7 @@ class BrainModel:
             u_r=inp["reward_drive"] + self.p_exp["w_reward"] * expect)
         out.update(activity_dlpfc=a_d, activity_sgacc=a_s, activity_hippocampus=a_h, activity_reward=a_r,
                    spine_density=spines, control_efficacy=efficacy)
-        out["trkb_signal"] = bdnf.trkb_signal(self.p_bdnf, v["bdnf"], burst, a_d / self.rq, 1.0)
+        out["trkb_signal"] = bdnf.trkb_signal(self.p_bdnf, v["bdnf"], burst, a_d / self.rq, v["plasticity_capacity"])
         z = sev.circuit_imbalance(self.p_sev, a_d, a_s, a_h, a_r, self.rq)
         sev_circuit = sev.from_circuit(self.p_sev, z)
         if self.hypothesis == "monoamine":
@@ -185,7 +187,7 @@ class BrainModel:
         rs = f["activity_sgacc"] / self.rq
         d["bcm_threshold"] = meta.threshold_rate(v["bcm_threshold"], rd, self.p_meta["time"])
         d["ltp_early"] = d["ltp_early"] + meta.bcm_rate(rd, v["bcm_threshold"], self.p_meta["learning_rate"])
-        d["stress_load"] = -stress / self.episode_time
+        d["stress_load"] = -stress * v["episode_rate"] / self.episode_time
         d["sgacc_scaling"] = homeostatic.scaling_rate(v["sgacc_scaling"], rs, self.p_hom["time"], self.p_hom["sgacc_scaling"])
         d["threshold_dlpfc"] = excitability.threshold_rate(v["threshold_dlpfc"], rd, self.p_ie["time"], self.p_ie["strength"])
         d["threshold_sgacc"] = excitability.threshold_rate(v["threshold_sgacc"], rs, self.p_ie["time"], self.p_ie["strength"])
@@ -213,16 +215,21 @@ class BrainModel:
     def healthy_state(self, n_patients: int) -> np.ndarray:
         L, S = structural.healthy_split(self.p_str)
         Ns, _ = neurogenesis.healthy(self.p_ng)
-        vals = {"ht1a_sensitivity": 1.0, "alpha2_sensitivity": 1.0, "d2_sensitivity": 1.0, "creb": 1.0, "bdnf": 1.0,
+        vals = {"plasticity_capacity": 1.0, "episode_rate": 1.0, "ht1a_sensitivity": 1.0, "alpha2_sensitivity": 1.0, "d2_sensitivity": 1.0, "creb": 1.0, "bdnf": 1.0,
                 "spines_labile": L, "spines_stable": S, "plasticity_proteins": 0.0, "bcm_threshold": 1.0,
                 "sgacc_scaling": 1.0, "stress_load": 0.0}
         for name, n in zip(neurogenesis.STAGES + ("neurogenesis_mature",), Ns):
             vals[name] = n
         return self.layout.pack({k: np.full(n_patients, val) for k, val in vals.items()}, n_patients)
 
-    def baseline(self, stress: np.ndarray) -> np.ndarray:
-        """Untreated steady state of patients with the given stress loads (1 = typical MDD episode)."""
-        return _baseline(self.params, tuple(np.asarray(stress, float).tolist()), self.frozen)
+    def baseline(self, stress: np.ndarray, capacity: np.ndarray | None = None,
+                 episode_rate: np.ndarray | None = None) -> np.ndarray:
+        """Untreated steady state of patients with the given traits: stress load (1 = typical MDD episode),
+        plasticity capacity and natural-course speed (both 1 = typical)."""
+        stress = np.asarray(stress, float)
+        cap = np.ones_like(stress) if capacity is None else np.asarray(capacity, float)
+        rate = np.ones_like(stress) if episode_rate is None else np.asarray(episode_rate, float)
+        return _baseline(self.params, tuple(stress.tolist()), tuple(cap.tolist()), tuple(rate.tolist()))
 
     def observe(self, y: np.ndarray, inp: dict) -> dict[str, np.ndarray]:
         f = self.fast(y, inp)
@@ -240,7 +247,7 @@ class BrainModel:
 
 
 @lru_cache(maxsize=64)
-def _baseline(params: ParameterSet, stress: tuple, frozen: tuple) -> np.ndarray:
+def _baseline(params: ParameterSet, stress: tuple, capacity: tuple, episode_rate: tuple) -> np.ndarray:
     from ..engine import steady_state
 
     model = BrainModel(params, "plasticity")
@@ -248,6 +255,8 @@ def _baseline(params: ParameterSet, stress: tuple, frozen: tuple) -> np.ndarray:
     y = model.healthy_state(P)
     v = model.layout.view(y)
     v["stress_load"] = np.asarray(stress)
+    v["plasticity_capacity"] = np.asarray(capacity)
+    v["episode_rate"] = np.asarray(episode_rate)
     model._mask[model.layout.index["stress_load"]] = 0.0  # the episode is held while the baseline settles
     y = steady_state(model.rhs, y, model.null_inputs(P), model.layout.timescales, steps=600)
     f = model.fast(y, model.null_inputs(P))

@@ -20,17 +20,19 @@ def reference_run(scenario, treatments, patients, params: ParameterSet | None = 
                   frozen=()) -> dict[str, np.ndarray]:
     """Observables and plasma (kg/m^3) on the output grid, arrays (time, patient), via solve_ivp per patient."""
     params = params or default_parameters()
-    cal = build_calendar(treatments, scenario.duration, patients.weight)
+    cal = build_calendar(treatments, scenario.duration, patients.weight, params, patients.placebo)
     n_out = int(np.floor(scenario.duration / scenario.output_every + 1e-9)) + 1
     t_out = np.arange(n_out) * scenario.output_every
-    model = BrainModel(params, scenario.hypothesis, frozen)
+    model = BrainModel(params, scenario.hypothesis, frozen, scenario.ketamine_mechanism)
     results: dict[str, list] = {}
     for j in range(patients.n):
         routes = cal.drug_routes()
         pk = build_pk_system(routes, params, patients.weight[j:j + 1], patients.cyp2c19[j:j + 1],
                              patients.cyp2d6[j:j + 1]) if routes else None
         npk = pk.n if pk else 0
-        y0 = model.baseline(patients.stress[j:j + 1])[0]
+        sl = slice(j, j + 1)
+        y0 = model.baseline(patients.stress[sl], None if patients.capacity is None else patients.capacity[sl],
+                            None if patients.episode_rate is None else patients.episode_rate[sl])[0]
         z = np.concatenate([pk.initial_state()[0] if pk else np.zeros(0), y0])
         nb = len(y0)
         null = BrainModel.null_inputs(1)

@@ -26,6 +26,9 @@ class Patients:
     cyp2c19: np.ndarray
     cyp2d6: np.ndarray
     stress: np.ndarray      # 1 = typical moderate-severe episode
+    capacity: np.ndarray | None = None      # plasticity capacity (1 typical)
+    placebo: np.ndarray | None = None       # placebo responsiveness (1 typical)
+    episode_rate: np.ndarray | None = None  # natural-course speed (1 typical)
 
     @property
     def n(self) -> int:
@@ -50,7 +53,7 @@ class ArmRun:
 
 def run_arm(scenario: Scenario, treatments, patients: Patients, params: ParameterSet, *,
             frozen: tuple[str, ...] = (), h_max: float = HOUR, progress=None) -> ArmRun:
-    cal = build_calendar(treatments, scenario.duration, patients.weight, params)
+    cal = build_calendar(treatments, scenario.duration, patients.weight, params, patients.placebo)
     nodes, out_idx = make_grid(scenario.duration, scenario.output_every, cal.times(), h_max=h_max)
     fine = refine(nodes)
     P = patients.n
@@ -78,7 +81,7 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
                 channels[f"{target}_occupancy"] = occ
         plasma = {c: v[0::2][out_idx] for c, v in conc.items()}
     model = BrainModel(params, scenario.hypothesis, frozen, scenario.ketamine_mechanism)
-    y0 = model.baseline(patients.stress).copy()
+    y0 = model.baseline(patients.stress, patients.capacity, patients.episode_rate).copy()
     inputs = lambda j: {k: v[j] for k, v in channels.items()}
     episodes = None
     if cal.episodes:
