@@ -58,3 +58,18 @@ def test_same_seed_same_numbers():
     c = npl.simulate({**doc, "seed": 8}).dataset
     assert not np.array_equal(a["hamd17"].values, c["hamd17"].values)
     assert np.array_equal(a["hamd17_expected"].values, c["hamd17_expected"].values)
+
+
+def test_sessions_and_pulses_match_reference():
+    """TMS session episodes, therapy sessions and expectancy pulses: fast path vs solve_ivp."""
+    doc = {"duration": "10 days", "output_every": "12 h", "treatments": [
+        {"tms": {"protocol": "itbs", "days": "daily", "sessions_per_day": 2, "session_interval": "50 min"}},
+        {"psychotherapy": {"kind": "cbt", "every": "3 days", "sessions": 3}},
+        {"placebo": {"form": "pill", "start": "2 days"}}]}
+    sc = npl.Scenario.build(**doc)
+    pts = patients_from(sc)
+    p = default_parameters()
+    fast = run_arm(sc, sc.treatments, pts, p)
+    ref = reference_run(sc, sc.treatments, pts, p)
+    for k in ("hamd17_expected", "ltp_early", "ltp_late", "spine_density", "bdnf"):
+        assert np.max(np.abs(fast.observed[k] - ref[k])) < 0.02 * max(1.0, np.max(np.abs(ref[k]))), k

@@ -24,7 +24,7 @@ def _cell(text: object) -> str:
 
 
 def _num(x: float) -> str:
-    return f"{x:g}"
+    return format(x, ".10g")
 
 
 def _origin(p) -> str:

@@ -186,7 +186,8 @@ class BrainModel:
         rd = f["activity_dlpfc"] / self.rq
         rs = f["activity_sgacc"] / self.rq
         d["bcm_threshold"] = meta.threshold_rate(v["bcm_threshold"], rd, self.p_meta["time"])
-        d["ltp_early"] = d["ltp_early"] + meta.bcm_rate(rd, v["bcm_threshold"], self.p_meta["learning_rate"])
+        d["ltp_early"] = d["ltp_early"] + consolidation.bounded(
+            meta.bcm_rate(rd, v["bcm_threshold"], self.p_meta["learning_rate"]), v["ltp_early"], self.p_con["early_max"])
         d["stress_load"] = -stress * v["episode_rate"] / self.episode_time
         d["sgacc_scaling"] = homeostatic.scaling_rate(v["sgacc_scaling"], rs, self.p_hom["time"], self.p_hom["sgacc_scaling"])
         d["threshold_dlpfc"] = excitability.threshold_rate(v["threshold_dlpfc"], rd, self.p_ie["time"], self.p_ie["strength"])
@@ -208,7 +209,8 @@ class BrainModel:
         v = self.layout.view(y)
         dw = episode.payload.weight_change
         theta = np.maximum(v["bcm_threshold"], 0.05)
-        v["ltp_early"] = v["ltp_early"] + np.where(dw > 0, dw / theta, dw * theta)
+        v["ltp_early"] = v["ltp_early"] + consolidation.bounded(np.where(dw > 0, dw / theta, dw * theta),
+                                                                v["ltp_early"], self.p_con["early_max"])
         return y
 
     # -- baseline ------------------------------------------------------------------------------------------

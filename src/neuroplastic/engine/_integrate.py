@@ -15,7 +15,8 @@ import numpy as np
 from .._units import HOUR
 
 
-def make_grid(duration: float, output_every: float, event_times: np.ndarray, h_max: float = HOUR):
+def make_grid(duration: float, output_every: float, event_times: np.ndarray, h_max: float = HOUR,
+              fine_windows=(), h_fine: float = 600.0):
     """Node times (s) and the indices of the output times among them.
 
     Example
@@ -29,7 +30,8 @@ def make_grid(duration: float, output_every: float, event_times: np.ndarray, h_m
     h = min(h_max, output_every)
     reg = np.arange(0.0, duration + 1e-9, h)
     ev = event_times[(event_times >= 0) & (event_times <= duration)]
-    nodes = np.unique(np.round(np.concatenate([out_t, reg, ev, [duration]]), 6))
+    extra = [np.arange(a, min(b, duration), h_fine) for a, b in fine_windows]  # short sessions: finer steps
+    nodes = np.unique(np.round(np.concatenate([out_t, reg, ev, [duration], *extra]), 6))
     out_idx = np.searchsorted(nodes, np.round(out_t, 6))
     return nodes, out_idx
 

@@ -37,8 +37,10 @@ def reference_run(scenario, treatments, patients, params: ParameterSet | None = 
         nb = len(y0)
         null = BrainModel.null_inputs(1)
 
-        def inputs_from(x, t):
+        def inputs_from(x, t, pulse_add=None):
             inp = {k: v.copy() for k, v in null.items()}
+            for k, v in (pulse_add or {}).items():
+                inp[k] = inp[k] + v
             if pk is not None:
                 conc = pk.concentrations(x[None, :])
                 for target in TARGETS:
@@ -57,11 +59,19 @@ def reference_run(scenario, treatments, patients, params: ParameterSet | None = 
                     u[0, idx] += d.amount[j] * frac[0] / d.duration
             return u
 
-        def rhs_factory(u):
+        def pulses_at(t, left=False):
+            add = {}
+            for pl in cal.pulses:
+                on = (pl.start < t <= pl.end) if left else (pl.start <= t < pl.end)
+                if on:
+                    add[pl.channel] = add.get(pl.channel, 0.0) + pl.value[j:j + 1]
+            return add
+
+        def rhs_factory(u, add):
             def f(t, zz):
                 x, y = zz[:npk], zz[npk:]
                 dx = pk.rhs(x[None, :], u)[0] if pk is not None else np.zeros(0)
-                dy = model.rhs(y[None, :], inputs_from(x, t))[0]
+                dy = model.rhs(y[None, :], inputs_from(x, t, add))[0]
                 return np.concatenate([dx, dy])
             return f
 
@@ -73,16 +83,20 @@ def reference_run(scenario, treatments, patients, params: ParameterSet | None = 
                 if abs(d.time - a) < 1e-6 and d.duration == 0:
                     idx, frac, _ = pk.depots[(d.drug, d.route)]
                     z[idx] += d.amount[j] * frac[0]
+            for e in cal.episodes:
+                if abs(e.time - a) < 1e-6:
+                    z[npk:] = model.apply_episode(z[None, npk:], e)[0]
             mask = (t_out >= a - 1e-9) & (t_out < b - 1e-9)
             u = infusion_rate(0.5 * (a + b))
             t_eval = np.append(t_out[mask], b)
-            sol = solve_ivp(rhs_factory(u), (a, b), z, method="LSODA", rtol=rtol, atol=atol, t_eval=t_eval)
+            sol = solve_ivp(rhs_factory(u, pulses_at(0.5 * (a + b))), (a, b), z, method="LSODA", rtol=rtol,
+                            atol=atol, t_eval=t_eval, max_step=max(b - a, 1.0) / 4)
             if mask.any():
                 zs[mask] = sol.y[:, :-1].T
             z = sol.y[:, -1].copy()
         if abs(t_out[-1] - bounds[-1]) < 1e-6:
             zs[-1] = z
-        obs_in = [inputs_from(zz[:npk], 0.0) for zz in zs]
+        obs_in = [inputs_from(zz[:npk], tt, pulses_at(tt, left=True)) for zz, tt in zip(zs, t_out)]
         inp = {k: np.concatenate([o[k] for o in obs_in]) for k in INPUT_CHANNELS}
         obs = model.observe(zs[:, npk:], inp)
         obs.pop("rel", None)

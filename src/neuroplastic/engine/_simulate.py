@@ -54,7 +54,8 @@ class ArmRun:
 def run_arm(scenario: Scenario, treatments, patients: Patients, params: ParameterSet, *,
             frozen: tuple[str, ...] = (), h_max: float = HOUR, progress=None) -> ArmRun:
     cal = build_calendar(treatments, scenario.duration, patients.weight, params, patients.placebo)
-    nodes, out_idx = make_grid(scenario.duration, scenario.output_every, cal.times(), h_max=h_max)
+    windows = [(pl.start, pl.end) for pl in cal.pulses if pl.end - pl.start <= 6 * HOUR]
+    nodes, out_idx = make_grid(scenario.duration, scenario.output_every, cal.times(), h_max=h_max, fine_windows=windows)
     fine = refine(nodes)
     P = patients.n
     channels = {k: np.zeros((len(fine), P)) for k in INPUT_CHANNELS}

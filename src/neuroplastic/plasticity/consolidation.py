@@ -5,6 +5,9 @@
     dz/dt = q tag(h) h (1 - sign(h) z / z_max) / tau_c - z / tau_z,  tag = h^2/(h^2 + theta_pro^2)
                                                                 late change accumulates where tagged, bounded by z_max
 
+Inductions (session increments and activity-dependent change) saturate: a change dh is applied as
+dh (1 - h/h_max) when positive and dh (1 + h/h_max) when negative.
+
 w = 1 + h + z multiplies the efficacy of the plastic pathway (dlPFC -> sgACC control). Spaced sessions find
 proteins already made and tags renewed, so spacing and number of sessions matter mechanistically.
 """
@@ -22,3 +25,14 @@ def rates(p: dict, h, q, z, bdnf):
     tag = h * h / (h * h + thr * thr)
     dz = q * tag * h * (1.0 - np.sign(h) * z / p["late_max"]) / p["capture_time"] - z / p["late_lifetime"]
     return dh, dq, dz
+
+
+def bounded(dh, h, h_max):
+    """Soft-bounded induction of early change.
+
+    Example
+    -------
+    >>> float(bounded(0.1, 0.5, 0.5)), float(bounded(-0.1, 0.0, 0.5))
+    (0.0, -0.1)
+    """
+    return np.where(dh > 0, dh * (1.0 - h / h_max), dh * (1.0 + h / h_max))
