@@ -49,6 +49,7 @@ class ArmRun:
     inputs: dict[str, np.ndarray]
     observed: dict[str, np.ndarray]
     doses: list
+    sessions: list
 
 
 def run_arm(scenario: Scenario, treatments, patients: Patients, params: ParameterSet, *,
@@ -104,7 +105,7 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
     flat_inp = {k: v.reshape(T * P) for k, v in node_inputs.items()}
     obs = model.observe(y_out.reshape(T * P, -1), flat_inp)
     obs = {k: np.asarray(v).reshape(T, P) for k, v in obs.items()}
-    return ArmRun(nodes[out_idx], plasma, node_inputs, obs, cal.doses)
+    return ArmRun(nodes[out_idx], plasma, node_inputs, obs, cal.doses, [e.time for e in cal.episodes])
 
 
 def _base_channels(P):

@@ -19,16 +19,22 @@ def _first(da):
     return da
 
 
-def overview(ds: xr.Dataset, path: Path, dose_days=None) -> None:
-    """Concentrations, occupancies, mechanisms and HAM-D17 of the first patient (and arm) over time."""
+def overview(ds: xr.Dataset, path: Path) -> None:
+    """Concentrations, occupancies, mechanisms and HAM-D17 of the first patient (and arm) over time.
+
+    Doses are marked as ticks along the top of each panel, stimulation/therapy sessions as grey ticks."""
     t = ds["time"].values
+    dose_days = np.atleast_1d(ds.attrs.get("dose_days", []))
+    session_days = np.atleast_1d(ds.attrs.get("session_days", []))
     fig, axes = plt.subplots(2, 2, figsize=(12, 7.5), constrained_layout=True)
     ax = axes[0, 0]
     if "plasma" in ds:
         pl = _first(ds["plasma"])
         for c in ds["compound"].values:
             ax.plot(t, pl.sel(compound=c).values, label=str(c))
-        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_yscale("log")
+        top = float(np.nanmax(pl.values)) if pl.size else 1.0
+        ax.set_ylim(max(top * 1e-3, 1e-2), top * 2)
         ax.legend(fontsize=8)
     ax.set_ylabel("plasma (ng/mL)")
     ax.set_title("Pharmacokinetics")
@@ -43,7 +49,7 @@ def overview(ds: xr.Dataset, path: Path, dose_days=None) -> None:
     ax.legend(fontsize=8)
     ax = axes[1, 0]
     for k, lab in (("synaptic_5ht", "synaptic 5-HT"), ("raphe_firing", "raphe firing"), ("bdnf", "BDNF"),
-                   ("spine_density", "synapse density"), ("neurogenesis_mature", "mature new neurons")):
+                   ("spine_density", "synapse density"), ("neurogenesis_mature", "mature adult-born neurons")):
         v = _first(ds[k]).values
         ax.plot(t, v / v[0], label=lab)
     ax.set_ylabel("relative to day 0")
@@ -61,9 +67,12 @@ def overview(ds: xr.Dataset, path: Path, dose_days=None) -> None:
     ax.legend(fontsize=8)
     for a in axes.flat:
         a.set_xlabel("time (days)")
-        if dose_days is not None:
-            for d in dose_days:
-                a.axvline(d, c="k", alpha=0.05)
+        if len(dose_days):
+            a.plot(dose_days, np.full(len(dose_days), 0.98), "|", c="k", ms=6, transform=a.get_xaxis_transform(),
+                   label=None)
+        if len(session_days):
+            a.plot(session_days, np.full(len(session_days), 0.95), "|", c="gray", ms=6,
+                   transform=a.get_xaxis_transform(), label=None)
     fig.suptitle(f"{ds.attrs.get('title', '')} ({ds.attrs.get('hypothesis', '')} hypothesis)")
     fig.savefig(path, dpi=110)
     plt.close(fig)

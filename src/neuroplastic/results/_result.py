@@ -83,6 +83,8 @@ def build_dataset(scenario, patients, runs, params) -> xr.Dataset:
     ds = xr.Dataset(data_vars, coords=coords)
     for name, sc in SCALES.items():
         ds[name] = _observed(ds, name, scenario, patients, arms)
+    ds.attrs.update(dose_days=np.array([d.time / DAY for d in first.doses], float),
+                    session_days=np.array([s / DAY for s in first.sessions], float))
     ds.attrs.update(title=scenario.name, hypothesis=scenario.hypothesis, seed=scenario.seed,
                     neuroplastic_version=__version__, parameter_set=params.version,
                     duration_days=scenario.duration / DAY, output_every_days=scenario.output_every / DAY)
