@@ -6,7 +6,7 @@ from pathlib import Path
 from .engine._simulate import simulate_arms
 from .params import ParameterSet, default_parameters
 from .results import Result
-from .results._result import _PARAMS, build_dataset, build_summary
+from .results._result import build_dataset, build_summary
 from .scenario import Scenario, load_scenario, parse_scenario
 
 
@@ -38,7 +38,6 @@ def simulate(scenario, *, params: ParameterSet | None = None, frozen: tuple[str,
     """
     sc = _as_scenario(scenario)
     params = params or default_parameters()
-    _PARAMS[0] = params
     patients, runs = simulate_arms(sc, params, frozen=frozen, progress=progress)
     ds = build_dataset(sc, patients, runs, params)
     summary = build_summary(sc, ds, runs)

@@ -40,7 +40,7 @@ _VARS = [
     StateVar("ltp_early", "1", "early synaptic change of dlPFC->sgACC control (relative efficacy change)", 2 * HOUR, "plasticity.consolidation"),
     StateVar("plasticity_proteins", "1", "plasticity-related proteins (relative)", HOUR, "plasticity.consolidation"),
     StateVar("ltp_late", "1", "late (consolidated) synaptic change of dlPFC->sgACC control", 10 * DAY, "plasticity.consolidation"),
-    StateVar("bcm_threshold", "1", "BCM sliding modification threshold (dlPFC)", 12 * HOUR, "plasticity.meta"),
+    StateVar("bcm_threshold", "1", "BCM sliding modification threshold (dlPFC)", 2 * DAY, "plasticity.meta"),
     StateVar("sgacc_scaling", "1", "homeostatic scaling of sgACC excitatory drive", 3 * DAY, "plasticity.homeostatic"),
     StateVar("threshold_dlpfc", "1", "intrinsic firing-threshold shift, dlPFC", 2 * DAY, "plasticity.excitability"),
     StateVar("threshold_sgacc", "1", "intrinsic firing-threshold shift, sgACC", 2 * DAY, "plasticity.excitability"),
@@ -203,7 +203,7 @@ class BrainModel:
         Metaplasticity: the BCM threshold (recent activity relative to reference) scales induction, so
         potentiation is easier after low activity and harder after high activity (Bienenstock 1982).
         """
-        if "plasticity.consolidation" in self.frozen or any("plasticity".startswith(f) or f == "plasticity" for f in self.frozen):
+        if any("plasticity.consolidation".startswith(f) for f in self.frozen):
             return y
         y = y.copy()
         v = self.layout.view(y)

@@ -51,17 +51,36 @@ def expected_scores(severity: np.ndarray, params: ParameterSet) -> dict[str, np.
 
 
 def observed_scores(expected: dict[str, np.ndarray], params: ParameterSet, seed: int,
-                    patient_ids: np.ndarray) -> dict[str, np.ndarray]:
-    """Scores as a rater would record them; arrays (time, patient). One random stream per (seed, patient, scale)."""
+                    patient_ids: np.ndarray, time_days: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Scores as a rater would record them; arrays (time, patient).
+
+    observed = round(expected + inflation(t) + noise), clipped to the scale range, where noise ~ N(0, sd) is drawn
+    from one random stream per (seed, patient, scale) and inflation(t) = I exp(-t / tau_I) is the rating
+    inflation at entry that makes scores regress toward the mean (HAM-D17 points, carried to the other scales
+    by their linking slope).
+
+    Example
+    -------
+    >>> from neuroplastic.params import default_parameters
+    >>> e = {"hamd17": np.full((3, 2), 20.0)}
+    >>> o = observed_scores(e, default_parameters(), 1, np.array([0, 1]))
+    >>> o["hamd17"].shape, bool(np.all(o["hamd17"] == np.round(o["hamd17"])))
+    ((3, 2), True)
+    """
+    infl0 = params.value("mood.scales.entry_inflation")
+    tau = params.value("mood.scales.entry_inflation_time")
     out = {}
-    for k, (name, e) in enumerate(expected.items()):
+    for name, e in expected.items():
         sc = SCALES[name]
+        k = list(SCALES).index(name)
         sd = params.value(sc.sd_key)
+        slope = params.value(sc.slope_key) if sc.slope_key else 1.0
+        infl = 0.0 if time_days is None else (slope * infl0 * np.exp(-np.asarray(time_days) / tau))[:, None]
         noise = np.empty_like(e)
         for j, pid in enumerate(patient_ids):
             rng = np.random.default_rng([seed, int(pid), k])
             noise[:, j] = rng.normal(0.0, sd, size=e.shape[0])
-        out[name] = np.clip(np.round(e + noise), 0, sc.maximum)
+        out[name] = np.clip(np.round(e + infl + noise), 0, sc.maximum)
     return out
 
 

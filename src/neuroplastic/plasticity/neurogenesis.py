@@ -1,6 +1,6 @@
 """Adult neurogenesis in the dentate gyrus: a staged population so that maturation takes weeks.
 
-    proliferation  p = p_h (1 - s_N stress) max(0, 1 + w_B (B - 1) + w_C (C - 1))
+    proliferation  p = p_h (1 - s_N stress) max(0, 1 + w_bdnf (B - 1) + w_5ht (C - 1))   C the CREB drive
     dN1/dt = p - N1/tau - mu N1                  amplifying progenitors
     dN2/dt = N1/tau - N2/tau - mu N2             neuroblasts
     dN3/dt = N2/tau - N3/tau                     immature neurons
@@ -41,8 +41,8 @@ def rates(p: dict, N, bdnf, creb, stress):
 
 
 def young_index(p: dict, N):
-    """Functional index of young adult-born neurons (3-8 weeks old, hyperexcitable; Ge 2007, Snyder 2011):
-    late-immature plus recently matured cells, relative to healthy (1 when healthy).
+    """Functional index of young adult-born neurons (about 3-8 weeks old, hyperexcitable; Ge 2007, Snyder 2011):
+    the immature and late-immature stages (N3 + N4), relative to healthy (1 when healthy).
 
     Example
     -------

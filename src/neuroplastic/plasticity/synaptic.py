@@ -17,11 +17,14 @@ Metaplasticity (what makes the sign depend on the pattern and the length of a se
   ``tau_F`` (~ the NMDA EPSP), so pulses < ~0.3 s apart evoke more calcium (trains >= 5-10 Hz and theta
   bursts potentiate, 1 Hz depresses: Chen 1997; Pascual-Leone 1994).
 * A sliding potentiation threshold (BCM-like; Bienenstock 1982; Huang 2011 Clin Neurophysiol 122:1011;
-  Fung & Robinson 2013): ``theta_p = theta_p0 (1 + k_m m + k_l l)``, where ``m`` and ``l`` are running
-  averages, over ``tau_m`` (seconds) and ``tau_l`` (minutes), of the fraction of time calcium spends above
-  ``theta_p``: ``dm/dt = (H(c - theta_p) - m)/tau_m``. Dense, continuous stimulation (cTBS) raises the
-  threshold within seconds and turns bursts depressive, intermittent bursts (iTBS) do not; sustained
-  stimulation slowly raises ``l`` so that a doubled session reverses its sign (Gamboa 2010).
+  Fung & Robinson 2013): ``theta_p = theta_p0 (1 + k m^2 exp(-(l/l0)^2))``. ``m`` is the running fraction of
+  time calcium spends above ``theta_d`` over ``tau_m`` (seconds): ``dm/dt = (H(c - theta_d) - m)/tau_m``;
+  ``l`` is the slow running mean of ``m^2`` over ``tau_l`` (minutes): ``dl/dt = (m^2 - l)/tau_l``. Dense,
+  continuous stimulation (cTBS) raises ``m`` and with it the threshold within seconds, turning bursts
+  depressive, while intermittent bursts (iTBS) let ``m`` relax and potentiate. Over a long continuous
+  session ``l`` grows and the ``exp(-(l/l0)^2)`` factor fades the threshold rise (the metaplastic
+  mechanism itself adapts), so a doubled cTBS session turns facilitatory (Gamboa 2010). The doubled iTBS
+  session (1,200 pulses) does not reverse in this rule; only cTBS length reversal is reproduced.
   The threshold used in an inter-event interval is the one held at the start of that interval (``m`` and
   ``l`` move by < 1e-4 relative within the ~30 ms that calcium stays above threshold).
 
@@ -259,7 +262,7 @@ def simulate_session(pulse_times, pre_scale, post_scale=None, rho0=None, rule: C
         rho = rho * np.exp(-lam_b * (t_d - t_p))
         if rule.bistable:
             rho = _cubic_rk4(rho, 0.5 * (t_d - t_p) + (T - t_d), rule)
-        # threshold traces: relax towards 1 while c > theta_p, towards 0 otherwise
+        # threshold traces: m relaxes towards 1 while c > theta_d, towards 0 otherwise
         l = _advance_slow(l, m, 1.0, t_d, tm, tl)
         m = 1.0 + (m - 1.0) * np.exp(-t_d / tm)
         l = _advance_slow(l, m, 0.0, T - t_d, tm, tl)

@@ -82,7 +82,7 @@ def build_dataset(scenario, patients, runs, params) -> xr.Dataset:
         coords["compound"] = compounds
     ds = xr.Dataset(data_vars, coords=coords)
     for name, sc in SCALES.items():
-        ds[name] = _observed(ds, name, scenario, patients, arms)
+        ds[name] = _observed(ds, name, scenario, patients, arms, params)
     ds.attrs.update(dose_days=np.array([d.time / DAY for d in first.doses], float),
                     session_days=np.array([s / DAY for s in first.sessions], float))
     ds.attrs.update(title=scenario.name, hypothesis=scenario.hypothesis, seed=scenario.seed,
@@ -93,22 +93,19 @@ def build_dataset(scenario, patients, runs, params) -> xr.Dataset:
     return ds
 
 
-def _observed(ds, name, scenario, patients, arms):
+def _observed(ds, name, scenario, patients, arms, params):
     from ..mood.scales import observed_scores
-    from ..params import default_parameters  # noqa: F401  (params via attrs not needed)
     exp = ds[f"{name}_expected"]
     out = np.empty(exp.shape)
     for ai, a in enumerate(arms):
         e = exp.isel(arm=ai).values.T  # (time, patient)
         seed = scenario.seed * 1000 + ai
-        obs = observed_scores({name: e}, _PARAMS[0], seed, patients.ids)[name]
+        obs = observed_scores({name: e}, params, seed, patients.ids, ds["time"].values)[name]
         out[ai] = obs.T
     sc = SCALES[name]
     return xr.DataArray(out, dims=exp.dims, coords=exp.coords,
                         attrs={"units": "1", "long_name": f"{sc.long_name} as rated (with rater noise)"})
 
-
-_PARAMS: list = [None]
 
 
 def build_summary(scenario, ds: xr.Dataset, runs) -> dict:

@@ -30,9 +30,13 @@ def _e_per_output(coil: str, target: str, params: ParameterSet) -> float:
         raise ScenarioError("tms.target", target, "one of " + ", ".join(TARGETS))
     R = params.si("tms.head.radius")
     c = get_coil(coil, params).placed(R + params.si("tms.coil.scalp_gap"))
-    point = np.array([[0.0, 0.0, R - params.si(f"tms.head.{target}_depth")]])
-    E = sphere_efield(point, c.dipole_pos, c.dipole_moment, peak_didt(1.0, params))
-    return float(np.linalg.norm(E[0]))
+    # peak |E| on the target depth shell beneath the coil: under the centre for a figure-of-eight, under the
+    # winding for a round coil (whose field vanishes on its axis)
+    r = R - params.si(f"tms.head.{target}_depth")
+    ang = np.linspace(0.0, 0.08 / R, 81)
+    points = np.stack([r * np.sin(ang), np.zeros_like(ang), r * np.cos(ang)], axis=1)
+    E = sphere_efield(points, c.dipole_pos, c.dipole_moment, peak_didt(1.0, params))
+    return float(np.max(np.linalg.norm(E, axis=1)))
 
 
 def efield_at_target(output_fraction: float, target: str = "dlpfc", coil: str = "figure8",
