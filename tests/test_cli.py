@@ -44,7 +44,7 @@ BAD = {
     "malformed yaml": "duration: 4 weeks\ntreatments: [ {drug: escitalopram, dose: 10 mg\n",
     "bad duration": "duration: soon\ntreatments:\n  - {drug: escitalopram, dose: 10 mg, every: 1 day}\n",
     "unknown route": "duration: 1 day\ntreatments:\n  - {drug: ketamine, dose: 0.5 mg/kg, route: rectal, infusion: 40 min, at: [0 days]}\n",
-    "cohort": "duration: 1 week\npatients: {n: 10, population: mdd}\ntreatments: []\n",
+    "cohort population": "duration: 1 week\npatients: {n: 10, population: martians}\ntreatments: []\n",
 }
 
 

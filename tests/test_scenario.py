@@ -51,11 +51,13 @@ def test_any_time_unit(text):
     assert parse_scenario(f"duration: {text}\ntreatments: []\n").duration > 0
 
 
-def test_arms_accepted_and_cohorts_refused():
+def test_arms_and_cohorts_accepted():
     s = parse_scenario("duration: 2 weeks\narms:\n  a: [{drug: sertraline, dose: 50 mg, every: 1 day}]\n  b: []\n")
     assert [a for a, _ in s.arm_list()] == ["a", "b"]
-    with pytest.raises(ScenarioError, match="not yet supported"):
-        parse_scenario("duration: 2 weeks\npatients: {n: 100, population: mdd}\ntreatments: []\n")
+    c = parse_scenario("duration: 2 weeks\npatients: {n: 100, population: mdd}\nvisits: [0 d, 1 w, 2 w]\ntreatments: []\n")
+    assert c.n_patients == 100 and c.population == "mdd" and c.visits == (0.0, 7 * 86400.0, 14 * 86400.0)
+    with pytest.raises(ScenarioError, match="mdd"):
+        parse_scenario("duration: 2 weeks\npatients: {n: 10, population: martians}\ntreatments: []\n")
 
 
 BAD = {

@@ -23,11 +23,14 @@ def _as_scenario(scenario) -> Scenario:
     raise TypeError("scenario must be a Scenario, a mapping, YAML text or a path to a YAML file")
 
 
-def simulate(scenario, *, params: ParameterSet | None = None, frozen: tuple[str, ...] = (), progress=None) -> Result:
+def simulate(scenario, *, params: ParameterSet | None = None, frozen: tuple[str, ...] = (), progress=None,
+             keep: str = "auto") -> Result:
     """Run a scenario and return a :class:`~neuroplastic.results.Result`.
 
     ``scenario`` is a :class:`Scenario`, a mapping with the YAML keys, YAML text or a path to a YAML file.
     ``frozen`` holds module prefixes whose slow state is kept fixed (``("plasticity",)`` removes all plasticity).
+    ``keep`` chooses the output times: ``"full"`` (the ``output_every`` grid), ``"visits"`` (the scenario's
+    visits only) or ``"auto"`` (visits for cohorts that define them, the full grid otherwise).
 
     Example
     -------
@@ -38,7 +41,10 @@ def simulate(scenario, *, params: ParameterSet | None = None, frozen: tuple[str,
     """
     sc = _as_scenario(scenario)
     params = params or default_parameters()
-    patients, runs = simulate_arms(sc, params, frozen=frozen, progress=progress)
+    out_times = None
+    if sc.visits is not None and (keep == "visits" or (keep == "auto" and sc.n_patients > 1)):
+        out_times = [v for v in sc.visits if v <= sc.duration]
+    patients, runs = simulate_arms(sc, params, frozen=frozen, progress=progress, out_times=out_times)
     ds = build_dataset(sc, patients, runs, params)
     summary = build_summary(sc, ds, runs)
     return Result(ds, summary)

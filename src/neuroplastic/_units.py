@@ -15,7 +15,7 @@ ureg.define("percent_rMT = 0.01 = pct_rMT")
 Q_ = ureg.Quantity
 
 _TIME = ureg.second.dimensionality
-_WORDS = {"wk": "week", "wks": "week", "d": "day", "hr": "hour", "hrs": "hour", "mo": "month", "mos": "month"}
+_WORDS = {"w": "week", "wk": "week", "wks": "week", "d": "day", "hr": "hour", "hrs": "hour", "mo": "month", "mos": "month"}
 
 
 def _normalise(text: str) -> str:

@@ -49,7 +49,8 @@ def _check_out(path: Path):
 @app.command()
 def simulate(scenario: Path = typer.Argument(..., help="scenario YAML file"),
              out_dir: Path = typer.Option(..., "--out", help="directory for results.nc, summary.json, overview.png"),
-             no_figure: bool = typer.Option(False, "--no-figure", help="skip overview.png")):
+             no_figure: bool = typer.Option(False, "--no-figure", help="skip overview.png"),
+             keep: str = typer.Option("auto", "--keep", help="full | visits | auto (visits for cohorts with visits)")):
     """Run a scenario and write DIR/results.nc, DIR/summary.json and DIR/overview.png."""
     from . import load_scenario
     from . import simulate as run
@@ -60,7 +61,10 @@ def simulate(scenario: Path = typer.Argument(..., help="scenario YAML file"),
         from rich.progress import Progress
         with Progress(transient=True, console=err) as prog:
             task = prog.add_task(f"simulating {sc.name}", total=1.0)
-            res = run(sc, progress=lambda k, n: prog.update(task, completed=k / n))
+            if keep not in ("auto", "full", "visits"):
+                from .errors import ScenarioError
+                raise ScenarioError("--keep", keep, "full, visits or auto")
+            res = run(sc, keep=keep, progress=lambda k, n: prog.update(task, completed=k / n))
             prog.update(task, completed=1.0)
         res.save(out_dir, figure=not no_figure)
         s = res.summary
@@ -68,6 +72,9 @@ def simulate(scenario: Path = typer.Argument(..., help="scenario YAML file"),
         h = s.get("hamd17") if "hamd17" in s else None
         if h:
             line += f"  (HAM-D17 {h['baseline_mean']:.1f} -> {h['final_mean']:.1f})"
+        for arm, v in s.get("arms", {}).items():
+            hh = v["hamd17"]
+            line += f"\n  {arm}: HAM-D17 {hh['baseline_mean']:.1f} -> {hh['final_mean']:.1f}, response {hh['response_rate']:.0%}, remission {hh['remission_rate']:.0%}"
         out.print(line, highlight=False)
     _guard(go)
 

@@ -56,8 +56,24 @@ class Calendar:
         return sorted({(d.drug, d.route) for d in self.doses})
 
 
+def _expectancy_pulses(windows, P):
+    """Non-overlapping expectancy pulses: at any time the strongest belief held (beliefs do not add up)."""
+    if not windows:
+        return []
+    cuts = sorted({w[0] for w in windows} | {w[1] for w in windows})
+    out = []
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        active = [w[2] for w in windows if w[0] <= a and b <= w[1]]
+        if active:
+            out.append(Pulse(a, b, "expectancy", np.max(np.stack(active), axis=0)))
+    return out
+
+
+_FORM = {"oral": "pill", "iv": "saline", "intranasal": "saline"}
+
+
 def build_calendar(treatments, duration: float, weight: np.ndarray, params=None,
-                   placebo_responsiveness: np.ndarray | None = None) -> Calendar:
+                   placebo_responsiveness: np.ndarray | None = None, expectancy: bool = False) -> Calendar:
     """Compile a treatment list into the event calendar: each treatment contributes what it physically delivers.
 
     Drugs give doses; TMS gives sessions (an episode computed on the millisecond scale, plus the activity the
@@ -70,36 +86,54 @@ def build_calendar(treatments, duration: float, weight: np.ndarray, params=None,
     P = len(weight)
     resp = np.ones(P) if placebo_responsiveness is None else placebo_responsiveness
     cal = Calendar()
+    beliefs = []  # (start, end, level per patient): the expectation of benefit of a treatment the patient knows of
+    from ..therapy import placebo
+
+    def believe(form, start, end):
+        for a, b, _, val in placebo.pulses(form, start, min(end, duration), params, P, resp):
+            if a < b:
+                beliefs.append((a, b, val))
+
     for tr in treatments:
         if tr.drug is not None:
             d = tr.drug
-            for t in d.dose_times(duration):
+            times = d.dose_times(duration)
+            for t in times:
                 amt = d.dose * (weight if d.dose_per_kg else np.ones_like(weight))
                 cal.doses.append(Dose(t, d.drug, d.route, amt, d.infusion or 0.0))
+            if expectancy and times:
+                form = _FORM[d.route]
+                last = times[-1] + (d.every or 0.0)
+                believe(form, times[0], duration if form != "pill" else max(last, times[0] + 86400.0))
         elif tr.tms is not None:
             from ..physics.tms_session import session_plan
             plan = session_plan(tr.tms, params)
-            for t in tr.tms.schedule.session_starts(duration, plan.duration):
+            starts = tr.tms.schedule.session_starts(duration, plan.duration)
+            for t in starts:
                 cal.episodes.append(Episode(t, "tms", plan))
                 cal.pulses.append(Pulse(t, min(t + plan.duration, duration), "dlpfc_drive", np.full(P, plan.dlpfc_drive)))
+            if expectancy and starts:
+                believe("sham_tms", starts[0], starts[-1] + 86400.0)
         elif tr.vns is not None:
             from ..physics.vns import lc_drive
             v = tr.vns
             end = duration if v.stop is None else min(v.stop, duration)
             if v.start < end:
                 cal.pulses.append(Pulse(v.start, end, "lc_drive", np.full(P, lc_drive(v.settings(), params) - 1.0)))
+                if expectancy:
+                    believe("sham_tms", v.start, end)
         elif tr.psychotherapy is not None:
             from ..therapy import psychotherapy
             pt = tr.psychotherapy
-            for a, b, ch, val in psychotherapy.pulses(pt.kind, pt.session_times(duration), pt.session_length, params, duration, P):
+            sessions = pt.session_times(duration)
+            for a, b, ch, val in psychotherapy.pulses(pt.kind, sessions, pt.session_length, params, duration, P):
                 cal.pulses.append(Pulse(a, b, ch, val))
+            if expectancy and sessions:
+                believe("pill", sessions[0], sessions[-1] + pt.every)
         elif tr.placebo is not None:
-            from ..therapy import placebo
             pl = tr.placebo
-            end = duration if pl.stop is None else min(pl.stop, duration)
-            for a, b, ch, val in placebo.pulses(pl.form, pl.start, end, params, P, resp):
-                if a < b:
-                    cal.pulses.append(Pulse(a, b, ch, val))
+            believe(pl.form, pl.start, duration if pl.stop is None else pl.stop)
+    cal.pulses.extend(_expectancy_pulses(beliefs, P))
     cal.doses.sort(key=lambda x: x.time)
     cal.episodes.sort(key=lambda x: x.time)
     cal.pulses.sort(key=lambda x: x.start)

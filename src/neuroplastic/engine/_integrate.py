@@ -16,7 +16,7 @@ from .._units import HOUR
 
 
 def make_grid(duration: float, output_every: float, event_times: np.ndarray, h_max: float = HOUR,
-              fine_windows=(), h_fine: float = 600.0):
+              fine_windows=(), h_fine: float = 600.0, out_times=None):
     """Node times (s) and the indices of the output times among them.
 
     Example
@@ -25,9 +25,12 @@ def make_grid(duration: float, output_every: float, event_times: np.ndarray, h_m
     >>> nodes.tolist(), out.tolist()
     ([0.0, 1800.0, 3600.0, 7200.0], [0, 2, 3])
     """
-    n_out = int(np.floor(duration / output_every + 1e-9)) + 1
-    out_t = np.arange(n_out) * output_every
-    h = min(h_max, output_every)
+    if out_times is None:
+        n_out = int(np.floor(duration / output_every + 1e-9)) + 1
+        out_t = np.arange(n_out) * output_every
+    else:
+        out_t = np.asarray(out_times, float)
+    h = min(h_max, output_every) if out_times is None else h_max
     reg = np.arange(0.0, duration + 1e-9, h)
     ev = event_times[(event_times >= 0) & (event_times <= duration)]
     extra = [np.arange(a, min(b, duration), h_fine) for a, b in fine_windows]  # short sessions: finer steps

@@ -35,9 +35,18 @@ class Patients:
         return len(self.ids)
 
 
-def patients_from(scenario: Scenario) -> Patients:
+def patients_from(scenario: Scenario, arm_index: int = 0) -> Patients:
+    """The patients of one arm: the scenario's single patient, or a sample of its population.
+
+    In a parallel design arm k gets patients k*n .. (k+1)*n-1 (its own sample); in a crossover every arm
+    gets the same patients.
+    """
     p = scenario.patient
-    return Patients(np.arange(1), np.array([p.weight]), np.array([p.cyp2c19]), np.array([p.cyp2d6]), np.array([1.0]))
+    if scenario.n_patients == 1 and scenario.population is None:
+        return Patients(np.arange(1), np.array([p.weight]), np.array([p.cyp2c19]), np.array([p.cyp2d6]), np.array([1.0]))
+    from ..population import sample_patients
+    start = 0 if scenario.design == "crossover" else arm_index * scenario.n_patients
+    return sample_patients(scenario.n_patients, scenario.population or "mdd", scenario.seed, start=start)
 
 
 @dataclass
@@ -53,10 +62,12 @@ class ArmRun:
 
 
 def run_arm(scenario: Scenario, treatments, patients: Patients, params: ParameterSet, *,
-            frozen: tuple[str, ...] = (), h_max: float = HOUR, progress=None) -> ArmRun:
-    cal = build_calendar(treatments, scenario.duration, patients.weight, params, patients.placebo)
+            frozen: tuple[str, ...] = (), h_max: float = HOUR, progress=None, out_times=None) -> ArmRun:
+    cal = build_calendar(treatments, scenario.duration, patients.weight, params, patients.placebo,
+                         expectancy=scenario.models_expectancy)
     windows = [(pl.start, pl.end) for pl in cal.pulses if pl.end - pl.start <= 6 * HOUR]
-    nodes, out_idx = make_grid(scenario.duration, scenario.output_every, cal.times(), h_max=h_max, fine_windows=windows)
+    nodes, out_idx = make_grid(scenario.duration, scenario.output_every, cal.times(), h_max=h_max,
+                               fine_windows=windows, out_times=out_times)
     fine = refine(nodes)
     P = patients.n
     channels = {k: np.zeros((len(fine), P)) for k in INPUT_CHANNELS}
@@ -114,10 +125,11 @@ def _base_channels(P):
     return {k: v[None, :] for k, v in base.items()}
 
 
-def simulate_arms(scenario: Scenario, params: ParameterSet | None = None, *, frozen=(), progress=None):
+def simulate_arms(scenario: Scenario, params: ParameterSet | None = None, *, frozen=(), progress=None,
+                  out_times=None):
     params = params or default_parameters()
-    patients = patients_from(scenario)
-    runs = {}
-    for name, trs in scenario.arm_list():
-        runs[name] = run_arm(scenario, trs, patients, params, frozen=frozen, progress=progress)
-    return patients, runs
+    runs, pats = {}, {}
+    for k, (name, trs) in enumerate(scenario.arm_list()):
+        pats[name] = patients_from(scenario, k)
+        runs[name] = run_arm(scenario, trs, pats[name], params, frozen=frozen, progress=progress, out_times=out_times)
+    return pats, runs

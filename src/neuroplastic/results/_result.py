@@ -54,8 +54,10 @@ def _json_default(o):
 
 
 def build_dataset(scenario, patients, runs, params) -> xr.Dataset:
+    """Assemble the arms' runs into one Dataset (arm, patient, time); ``patients`` maps arm -> Patients."""
     arms = list(runs)
     first = runs[arms[0]]
+    n_pat = patients[arms[0]].n
     t_days = first.time / DAY
     compounds = sorted({c for r in runs.values() for c in r.plasma})
     data_vars = {}
@@ -70,16 +72,25 @@ def build_dataset(scenario, patients, runs, params) -> xr.Dataset:
         arr = stack(lambda r: (r.inputs if src == "inputs" else r.observed)[name]) * factor
         data_vars[name] = (("arm", "patient", "time"), np.transpose(arr, (0, 2, 1)), {"units": unit, "long_name": long_name})
     if compounds:
-        pl = np.zeros((len(arms), patients.n, len(compounds), len(t_days)))
+        pl = np.zeros((len(arms), n_pat, len(compounds), len(t_days)))
         for ai, a in enumerate(arms):
             for ci, c in enumerate(compounds):
                 if c in runs[a].plasma:
                     pl[ai, :, ci, :] = runs[a].plasma[c].T * 1e6  # kg/m^3 -> ng/mL
         data_vars["plasma"] = (("arm", "patient", "compound", "time"), pl,
                                {"units": "ng/mL", "long_name": "total plasma concentration (parents and active metabolites)"})
-    coords = {"arm": arms, "patient": patients.ids, "time": ("time", t_days, {"units": "day", "long_name": "time since start"})}
+    coords = {"arm": arms, "patient": np.arange(n_pat), "time": ("time", t_days, {"units": "day", "long_name": "time since start"})}
     if compounds:
         coords["compound"] = compounds
+    traits = {"patient_id": ("ids", "1", "patient index (defines the patient's random stream)"),
+              "weight": ("weight", "kg", "body weight"),
+              "stress_trait": ("stress", "1", "depressive stress load at entry (1 = typical episode)")}
+    for name, (attr, unit, long_name) in traits.items():
+        data_vars[name] = (("arm", "patient"), np.stack([getattr(patients[a], attr) for a in arms]).astype(float),
+                           {"units": unit, "long_name": long_name})
+    for name in ("cyp2c19", "cyp2d6"):
+        data_vars[name] = (("arm", "patient"), np.stack([getattr(patients[a], name) for a in arms]).astype(str),
+                           {"units": "1", "long_name": f"{name.upper()} phenotype"})
     ds = xr.Dataset(data_vars, coords=coords)
     for name, sc in SCALES.items():
         ds[name] = _observed(ds, name, scenario, patients, arms, params)
@@ -100,7 +111,7 @@ def _observed(ds, name, scenario, patients, arms, params):
     for ai, a in enumerate(arms):
         e = exp.isel(arm=ai).values.T  # (time, patient)
         seed = scenario.seed * 1000 + ai
-        obs = observed_scores({name: e}, params, seed, patients.ids, ds["time"].values)[name]
+        obs = observed_scores({name: e}, params, seed, patients[a].ids, ds["time"].values)[name]
         out[ai] = obs.T
     sc = SCALES[name]
     return xr.DataArray(out, dims=exp.dims, coords=exp.coords,
@@ -109,47 +120,67 @@ def _observed(ds, name, scenario, patients, arms, params):
 
 
 def build_summary(scenario, ds: xr.Dataset, runs) -> dict:
+    from ._trial_stats import compare, first_response_day, km_median, rate_ci
+
     t = ds["time"].values
     summ: dict = {"scenario": scenario.name, "hypothesis": scenario.hypothesis, "seed": scenario.seed,
                   "duration_days": scenario.duration / DAY, "neuroplastic_version": ds.attrs["neuroplastic_version"],
-                  "parameter_set": ds.attrs["parameter_set"], "arms": {}}
+                  "parameter_set": ds.attrs["parameter_set"], "patients_per_arm": int(ds.sizes["patient"]),
+                  "design": scenario.design, "arms": {}}
+    endpoint_data: dict = {}
     for a, run in runs.items():
         sel = ds.sel(arm=a) if "arm" in ds.dims else ds
         arm: dict = {}
         for name in SCALES:
-            e = sel[f"{name}_expected"].values  # (patient, time)
-            o = sel[name].values
-            b = e[:, 0]
-            below = e <= 0.5 * b[:, None]
-            days = [float(t[np.argmax(row)]) if row.any() else None for row in below]
-            arm[name] = {
-                "baseline_mean": float(b.mean()),
-                "final_mean": float(e[:, -1].mean()),
-                "min_mean": float(e.min(axis=1).mean()),
-                "change_from_baseline": float((e[:, -1] - b).mean()),
-                "final_observed_mean": float(o[:, -1].mean()),
-                "response_rate": float(np.mean(e[:, -1] <= 0.5 * b)),
-                "remission_rate": float(np.mean(remission(e[:, -1], name))),
-                "median_days_to_response": (float(np.median([d for d in days if d is not None]))
-                                            if any(d is not None for d in days) else None),
-            }
+            arm[name] = {}
+            for kind, var in (("rated", name), ("expected", f"{name}_expected")):
+                s = sel[var].values  # (patient, time)
+                b, f = s[:, 0], s[:, -1]
+                responder = f <= 0.5 * b
+                remitter = remission(f, name)
+                days, event = first_response_day(s, t)
+                block = {
+                    "baseline_mean": float(b.mean()),
+                    "final_mean": float(f.mean()),
+                    "change_from_baseline": float((f - b).mean()),
+                    "response_rate": float(responder.mean()),
+                    "remission_rate": float(remitter.mean()),
+                    "median_days_to_response": km_median(days, event),
+                }
+                if len(b) > 1:
+                    block["response_ci95"] = rate_ci(responder)["ci95"]
+                    block["remission_ci95"] = rate_ci(remitter)["ci95"]
+                if kind == "rated":
+                    arm[name].update(block)
+                    endpoint_data.setdefault(name, {})[a] = {"baseline": b, "final": f, "responder": responder,
+                                                             "remitter": remitter}
+                else:
+                    arm[name]["expected"] = block
         pk = {}
         if "plasma" in sel:
             for c in sel["compound"].values:
                 if c not in run.plasma:
                     continue
-                y = sel["plasma"].sel(compound=c).values[0]
+                y = sel["plasma"].sel(compound=c).values.mean(axis=0)
                 i = int(np.argmax(y))
                 pk[str(c)] = {"cmax_ng_per_ml": float(y[i]), "tmax_days": float(t[i]), "final_ng_per_ml": float(y[-1])}
         arm["pharmacokinetics"] = pk
         arm["doses"] = len(run.doses)
         occ = {}
         for k in ("sert_occupancy", "net_occupancy", "dat_occupancy", "nmda_occupancy"):
-            v = sel[k].values[0]
+            v = sel[k].values.mean(axis=0)
             if v.max() > 0:
                 occ[k] = {"max": float(v.max()), "final": float(v[-1])}
         arm["occupancy"] = occ
         summ["arms"][a] = arm
+    arms = list(runs)
+    if len(arms) > 1 and ds.sizes["patient"] > 1:
+        ref = next((a for a in arms if "placebo" in a.lower()), arms[-1])
+        summ["comparisons"] = {"reference_arm": ref}
+        for a in arms:
+            if a != ref:
+                summ["comparisons"][f"{a} vs {ref}"] = {name: compare(endpoint_data[name][a], endpoint_data[name][ref])
+                                                        for name in SCALES}
     if scenario.arms is None:
         only = summ["arms"].pop("treatment")
         del summ["arms"]

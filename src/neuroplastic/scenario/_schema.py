@@ -460,6 +460,17 @@ class Scenario(_Model):
     patient: PatientSpec = PatientSpec()
     n_patients: int = 1
     population: str | None = None
+    design: Literal["parallel", "crossover"] = "parallel"
+    expectancy: bool | None = None
+
+    @property
+    def models_expectancy(self) -> bool:
+        """Whether knowing one is treated adds expectancy to every treatment. Explicit ``expectancy:`` wins;
+        by default it is on in trials with a placebo arm (blinded: every patient may be on the active
+        treatment) and off otherwise (expectancy then comes only from explicit placebo entries)."""
+        if self.expectancy is not None:
+            return self.expectancy
+        return self.arms is not None and any(t.placebo is not None for _, trs in self.arms for t in trs)
     treatments: tuple[Treatment, ...] = ()
     arms: tuple[tuple[str, tuple[Treatment, ...]], ...] | None = None
     visits: tuple[float, ...] | None = None
@@ -477,7 +488,7 @@ class Scenario(_Model):
 
 
 _KEYS = {"name", "description", "duration", "output_every", "seed", "hypothesis", "ketamine_mechanism", "patient", "patients",
-         "treatments", "arms", "visits", "allow_off_label", "allow_unsafe", "design"}
+         "treatments", "arms", "visits", "allow_off_label", "allow_unsafe", "design", "expectancy"}
 
 
 def _build(doc: Any) -> Scenario:
@@ -518,7 +529,7 @@ def _build(doc: Any) -> Scenario:
         if km not in ("both", "disinhibition", "eef2"):
             raise ScenarioError("ketamine_mechanism", km, "one of both, disinhibition, eef2")
         out["ketamine_mechanism"] = km
-    for flag in ("allow_off_label", "allow_unsafe"):
+    for flag in ("allow_off_label", "allow_unsafe", "expectancy"):
         if flag in doc:
             if not isinstance(doc[flag], bool):
                 raise ScenarioError(flag, doc[flag], "true or false")
@@ -539,10 +550,21 @@ def _build(doc: Any) -> Scenario:
         n = pts.get("n") if isinstance(pts, dict) else pts
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ScenarioError("patients.n", n, "a positive integer")
-        if n > 1:
-            raise ScenarioError("patients.n", n, "1: cohorts of several patients are not yet supported")
-        if isinstance(pts, dict) and pts.get("population") is not None:
-            out["population"] = str(pts["population"])
+        if n > 1_000_000:
+            raise ScenarioError("patients.n", n, "at most 1,000,000 patients per arm")
+        out["n_patients"] = n
+        if isinstance(pts, dict):
+            extra = [k for k in pts if k not in ("n", "population")]
+            if extra:
+                raise ScenarioError(f"patients.{extra[0]}", pts[extra[0]], "n and population")
+            if pts.get("population") is not None:
+                if pts["population"] not in ("mdd", "trd", "healthy"):
+                    raise ScenarioError("patients.population", pts["population"], "one of mdd, trd, healthy")
+                out["population"] = str(pts["population"])
+    if "design" in doc:
+        if doc["design"] not in ("parallel", "crossover"):
+            raise ScenarioError("design", doc["design"], "parallel or crossover")
+        out["design"] = doc["design"]
     unsafe = bool(out.get("allow_unsafe", False))
     has_t, has_a = "treatments" in doc, "arms" in doc
     if has_t and has_a:

@@ -1,0 +1,9 @@
+"""Virtual populations: patients sampled from documented distributions, one random stream per patient.
+
+Each patient's traits come from ``numpy.random.default_rng([seed, patient_index, stream])``, so a patient is the
+same whatever chunk or worker simulates it.
+"""
+
+from ._sample import POPULATIONS, sample_patients, typical_patient
+
+__all__ = ["POPULATIONS", "sample_patients", "typical_patient"]

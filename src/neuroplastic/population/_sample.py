@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import numpy as np
+
+from ..engine._simulate import Patients
+from ..params import ParameterSet, default_parameters
+
+POPULATIONS = ("mdd", "trd", "healthy")
+_2C19 = ("poor", "intermediate", "normal", "rapid", "ultrarapid")
+_2D6 = ("poor", "intermediate", "normal", "ultrarapid")
+
+
+def typical_patient(weight=70.0, cyp2c19="normal", cyp2d6="normal") -> Patients:
+    """The typical adult with moderate-severe MDD (a cohort of one)."""
+    return Patients(np.arange(1), np.array([weight]), np.array([cyp2c19]), np.array([cyp2d6]), np.array([1.0]),
+                    np.ones(1), np.ones(1), np.ones(1))
+
+
+def _categorical(u: float, labels, probs) -> str:
+    return labels[int(np.searchsorted(np.cumsum(probs), u, side="right").clip(0, len(labels) - 1))]
+
+
+def sample_patients(n: int, population: str = "mdd", seed: int = 0, *, start: int = 0,
+                    params: ParameterSet | None = None) -> Patients:
+    """``n`` virtual patients of ``population`` (``mdd``, ``trd`` or ``healthy``), indices ``start..start+n-1``.
+
+    Patient i draws all of its traits from its own stream ``default_rng([seed, i, 17])``.
+
+    Example
+    -------
+    >>> a = sample_patients(5, "mdd", seed=3)
+    >>> b = sample_patients(2, "mdd", seed=3, start=3)
+    >>> bool(np.allclose(a.stress[3:], b.stress)), a.n
+    (True, 5)
+    """
+    if population not in POPULATIONS:
+        raise ValueError(population)
+    p = params or default_parameters()
+    v = p.value
+    f19 = [v("population.cyp2c19.poor"), v("population.cyp2c19.intermediate"), 0.0,
+           v("population.cyp2c19.rapid"), v("population.cyp2c19.ultrarapid")]
+    f19[2] = 1.0 - sum(f19)
+    f2d6 = [v("population.cyp2d6.poor"), v("population.cyp2d6.intermediate"), 0.0, v("population.cyp2d6.ultrarapid")]
+    f2d6[2] = 1.0 - sum(f2d6)
+    ids = np.arange(start, start + n)
+    z = np.empty((n, 8))
+    for j, i in enumerate(ids):
+        z[j] = np.random.default_rng([seed, int(i), 17]).random(8)
+    from scipy.special import ndtri
+    g = ndtri(np.clip(z, 1e-12, 1 - 1e-12))  # normal deviates
+    weight = np.clip(v("population.weight.mean") + v("population.weight.sd") * g[:, 0], 40.0, 180.0)
+    c19 = np.array([_categorical(u, _2C19, f19) for u in z[:, 1]])
+    d6 = np.array([_categorical(u, _2D6, f2d6) for u in z[:, 2]])
+    met = z[:, 3] < v("population.bdnf.met_carrier")
+    capacity = np.where(met, p.value("plasticity.bdnf.capacity_valmet"), 1.0) * np.exp(v("population.capacity.sd") * g[:, 4])
+    placebo = np.exp(v("population.placebo.sd") * g[:, 5] - 0.5 * v("population.placebo.sd") ** 2)
+    episode = np.exp(v("population.episode.sd") * g[:, 6])
+    if population == "healthy":
+        stress = np.zeros(n)
+    elif population == "trd":
+        stress = v("population.trd.stress_median") * np.exp(v("population.mdd.stress_sd") * g[:, 7])
+        capacity = capacity * v("population.trd.capacity")
+        episode = episode * v("population.trd.episode_rate")
+    else:
+        stress = v("population.mdd.stress_median") * np.exp(v("population.mdd.stress_sd") * g[:, 7])
+    return Patients(ids, weight, c19, d6, stress, capacity, placebo, episode)

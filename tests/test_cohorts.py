@@ -1,0 +1,47 @@
+"""Virtual patients and arms: per-patient random streams, arms and visits, endpoint statistics."""
+
+import numpy as np
+
+import neuroplastic as npl
+from neuroplastic.population import sample_patients
+
+
+def test_patient_streams_do_not_depend_on_chunking():
+    whole = sample_patients(40, "mdd", seed=9)
+    parts = [sample_patients(10, "mdd", seed=9, start=s) for s in range(0, 40, 10)]
+    for field in ("weight", "stress", "capacity", "placebo", "episode_rate"):
+        assert np.array_equal(getattr(whole, field), np.concatenate([getattr(p, field) for p in parts]))
+    assert np.array_equal(whole.cyp2c19, np.concatenate([p.cyp2c19 for p in parts]))
+    assert sample_patients(5, "healthy").stress.max() == 0
+    assert sample_patients(200, "trd", seed=1).stress.mean() > sample_patients(200, "mdd", seed=1).stress.mean()
+
+
+def test_trial_arms_visits_and_statistics():
+    doc = {"name": "t", "duration": "4 weeks", "seed": 3, "patients": {"n": 30, "population": "mdd"},
+           "visits": ["0 d", "1 w", "2 w", "4 w"],
+           "arms": {"escitalopram": [{"drug": "escitalopram", "dose": "10 mg", "every": "1 day"}],
+                    "placebo": [{"placebo": {"form": "pill"}}]}}
+    r = npl.simulate(doc)
+    ds, s = r.dataset, r.summary
+    assert ds["hamd17"].dims == ("arm", "patient", "time") and ds.sizes["time"] == 4
+    assert list(ds["arm"].values) == ["escitalopram", "placebo"]
+    # parallel design: each arm its own sample
+    assert not np.array_equal(ds["patient_id"].sel(arm="escitalopram").values, ds["patient_id"].sel(arm="placebo").values)
+    for arm in ("escitalopram", "placebo"):
+        h = s["arms"][arm]["hamd17"]
+        for k in ("baseline_mean", "final_mean", "response_rate", "remission_rate", "median_days_to_response"):
+            assert k in h
+        assert 0 <= h["response_rate"] <= 1
+    c = s["comparisons"]["escitalopram vs placebo"]["hamd17"]
+    lo, hi = c["change_difference_ancova"]["ci95"]
+    assert lo <= c["change_difference_ancova"]["estimate"] <= hi and 0 <= c["change_difference_ancova"]["p_value"] <= 1
+    # same seed, same numbers
+    assert np.array_equal(npl.simulate(doc).dataset["hamd17"].values, ds["hamd17"].values)
+
+
+def test_crossover_uses_the_same_patients():
+    doc = {"duration": "1 week", "patients": {"n": 5, "population": "mdd"}, "design": "crossover",
+           "arms": {"a": [], "b": [{"drug": "sertraline", "dose": "50 mg", "every": "1 day"}]}}
+    ds = npl.simulate(doc).dataset
+    assert np.array_equal(ds["patient_id"].sel(arm="a").values, ds["patient_id"].sel(arm="b").values)
+    assert np.allclose(ds["hamd17_expected"].sel(arm="a").isel(time=0), ds["hamd17_expected"].sel(arm="b").isel(time=0))
