@@ -183,6 +183,35 @@ def tms(protocol: str = typer.Option(..., "--protocol", help="1hz | 5hz | 10hz |
     _guard(go)
 
 
+@app.command()
+def validate(out_dir: Path = typer.Option(Path("validation-report"), "--out", help="directory for validation.json, report.md and figures"),
+             no_cv: bool = typer.Option(False, "--no-cv", help="skip the cross-validation table")):
+    """Run every published target under both hypotheses; write validation.json and report.md (exit 0 whatever passes)."""
+    def go():
+        _check_out(out_dir)
+        from .validation import run_validation
+        res = run_validation(out_dir, cross_validate=not no_cv, console=err)
+        out.print(res.get("line") or f"{res['passed']}/{res['total']} targets pass", highlight=False)
+    _guard(go)
+
+
+@app.command()
+def calibrate(hypothesis: str = typer.Option("plasticity", "--hypothesis", help="plasticity | monoamine"),
+              out_dir: Optional[Path] = typer.Option(None, "--out", help="where to write <hypothesis>-vN.yaml (default: a new version beside the shipped sets)"),
+              maxfev: int = typer.Option(36, "--maxfev", help="objective evaluations (each runs every fitting target)")):
+    """Fit the registry's calibrated parameters to the training targets (offline; minutes)."""
+    def go():
+        from .errors import ScenarioError
+        if hypothesis not in ("plasticity", "monoamine"):
+            raise ScenarioError("--hypothesis", hypothesis, "plasticity or monoamine")
+        if out_dir is not None:
+            _check_out(out_dir)
+        from .validation import run_calibration
+        res = run_calibration(out_dir, hypothesis=hypothesis, maxfev=maxfev, console=err)
+        out.print(f"calibration written: {res.get('path', res)}", highlight=False)
+    _guard(go)
+
+
 def main():  # pragma: no cover
     app()
 

@@ -154,6 +154,27 @@ def _load_files() -> dict[str, Parameter]:
     return out
 
 
+def load_calibration(version: int | None = None, hypothesis: str = "plasticity") -> dict:
+    """Overrides of the shipped calibrated parameter set ``data/calibration/<hypothesis>-v<version>.yaml``
+    (the newest with ``adopted`` not false when ``version`` is None); ``{}`` when none. Keys ``name``, ``overrides``."""
+    root = resources.files("neuroplastic") / "data" / "calibration"
+    if not root.is_dir():
+        return {}
+    found = {}
+    for f in root.iterdir():
+        stem = f.name[:-5] if f.name.endswith(".yaml") else ""
+        if stem.startswith(f"{hypothesis}-v") and stem.split("-v")[-1].isdigit():
+            found[int(stem.split("-v")[-1])] = f
+    if not found or (version is not None and version not in found):
+        return {}
+    if version is None:  # newest set that is adopted as the default
+        found = {v: f for v, f in found.items() if (yaml.safe_load(f.read_text()) or {}).get("adopted", True)}
+        if not found:
+            return {}
+    doc = yaml.safe_load(found[version if version is not None else max(found)].read_text()) or {}
+    return {"name": doc.get("name", ""), "overrides": dict(doc.get("overrides") or {})}
+
+
 @lru_cache(maxsize=1)
 def default_parameters() -> ParameterSet:
     """The shipped parameter set (literature values plus the calibrated overrides).
@@ -163,4 +184,8 @@ def default_parameters() -> ParameterSet:
     >>> default_parameters().si("pk.escitalopram.half_life") / 3600
     30.0
     """
-    return ParameterSet(_load_files(), version="neuroplastic-0.1")
+    base = ParameterSet(_load_files(), version="neuroplastic-0.1")
+    cal = load_calibration()
+    if not cal.get("overrides"):
+        return base
+    return base.with_values(cal["overrides"], version=f"neuroplastic-0.1+{cal['name']}")

@@ -1,0 +1,97 @@
+"""Calibration and validation against published trials (``neuroplastic validate`` / ``neuroplastic calibrate``).
+
+Targets are data (``data/targets.yaml``); the population is built in (:mod:`.population`); statistics are computed
+by :mod:`.runner`; the fit is :mod:`.calibrate`; :func:`run_validation` writes ``validation.json`` and ``report.md``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from ..params import default_parameters
+from .calibrate import calibrate, calibration_dir, literature_parameters, load_set, write_set
+from .population import population
+from .runner import Simulator, evaluate
+from .targets import Target, load_targets
+
+__all__ = ["run_validation", "run_calibration", "load_targets", "population", "Target"]
+
+
+def _say(console, msg):
+    if console is not None:
+        (console.print if hasattr(console, "print") else console)(msg)
+
+
+def hypothesis_parameters(hypothesis: str):
+    """The shipped set for ``hypothesis``: defaults (with the plasticity calibration) plus that hypothesis's own
+    calibrated overrides when a ``<hypothesis>-v*.yaml`` set is shipped."""
+    p = default_parameters()
+    docs = [load_set("plasticity")] + ([load_set(hypothesis)] if hypothesis != "plasticity" else [])
+    for doc in docs:
+        if doc and not (doc.get("adopted") and hypothesis == "plasticity"):
+            p = p.with_values(doc["overrides"], version=f"{p.version}+{doc['name']}")
+    return p
+
+
+def run_validation(out_dir: Path, *, hypotheses=("plasticity", "monoamine"), cross_validate: bool = True,
+                   console=None, targets: list[str] | None = None, figures: bool = True) -> dict:
+    """Run every target (or the ids in ``targets``) under each hypothesis; write ``validation.json``, ``report.md``
+    and figures into ``out_dir``. Returns a summary with the pass count of the first hypothesis."""
+    t0 = time.time()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _, all_t = load_targets()
+    tg = [t for t in all_t if targets is None or t.id in targets]
+    by_hyp, sims, rows = {}, {}, []
+    for hyp in hypotheses:
+        _say(console, f"validate: {len(tg)} targets under {hyp}")
+        r, sim = evaluate(tg, hypothesis_parameters(hyp), hyp)
+        by_hyp[hyp], sims[hyp] = r, sim
+        rows += r
+    cv_rows = []
+    plas = {r["target"]: r for r in by_hyp.get("plasticity", [])}
+    if cross_validate and "plasticity" in hypotheses:
+        doc = load_set("plasticity") or {}
+        lit = literature_parameters()
+        for c in doc.get("cross_validation", []):
+            fam_t = [t for t in tg if t.family == c["held_out"]]
+            if not fam_t:
+                continue
+            _say(console, f"validate: cross-validation, {c['held_out']} held out")
+            r, _ = evaluate(fam_t, lit.with_values(c["overrides"], version=f"cv-{c['held_out']}"), "plasticity")
+            for x in r:
+                x["hypothesis"] = f"plasticity (CV, {c['held_out']} held out)"
+            rows += r
+            cv_rows.append({"held_out": c["held_out"], "n": len(fam_t), "passed_cv": sum(x["passed"] for x in r),
+                            "passed_full": sum(plas[t.id]["passed"] for t in fam_t),
+                            "note": c.get("note") or "moved: " + (", ".join(
+                                f"{k.split('.')[-1]} {lit.value(k):g}->{v:g}" for k, v in c["overrides"].items()
+                                if abs(v - lit.value(k)) > 1e-9) or "none (budget spent in the first line search)")})
+    first = by_hyp[hypotheses[0]]
+    npass = sum(r["passed"] for r in first)
+    figs = figures and __import__("neuroplastic.validation.report", fromlist=["figures"]).figures(out, tg, sims) or []
+    from .report import write_json, write_report
+    fitdoc = load_set("plasticity") or {}
+    meta = {"params_version": hypothesis_parameters("plasticity").version, "seconds": time.time() - t0,
+            "fit": fitdoc.get("fit_report", {}), "adopted": bool(fitdoc.get("adopted")),
+            "default_version": default_parameters().version}
+    write_json(out, rows)
+    write_report(out, rows, by_hyp, cv_rows, figs, meta)
+    line = f"{npass}/{len(first)} targets passed ({100 * npass / max(len(first), 1):.0f}%) under {hypotheses[0]}"
+    _say(console, line)
+    summary = {"passed": npass, "total": len(first), "line": line, "seconds": round(time.time() - t0, 1),
+               "by_hypothesis": {h: sum(r["passed"] for r in rs) for h, rs in by_hyp.items()},
+               "cross_validation": cv_rows, "out": str(out)}
+    return summary
+
+
+def run_calibration(out_dir: Path | None = None, *, hypothesis: str = "plasticity", maxfev: int = 36,
+                    cv_maxfev: int = 14, cross_validate: bool = True, console=None) -> dict:
+    """Fit ``hypothesis``'s free calibrated parameters to the fit targets and write ``<hypothesis>-vN.yaml``
+    (into ``out_dir``, or the package's data/calibration when None). Offline: ~10 s per evaluation."""
+    rep, cv = calibrate(hypothesis, maxfev=maxfev, cv_maxfev=cv_maxfev, cross_validate=cross_validate,
+                        log=lambda s: _say(console, s))
+    path = write_set(rep, Path(out_dir) if out_dir is not None else calibration_dir(), cv=cv)
+    rep["path"] = str(path)
+    return rep
