@@ -77,6 +77,7 @@ BAD = {
     "unknown key": ("treatmnts: []", "treatments"),
     "bad hypothesis": ("hypothesis: serotonin\ntreatments: []", "plasticity"),
     "bad phenotype": ("patient: {cyp2c19: slow}\ntreatments: []", "poor"),
+    "weight-based dose without a weight": ("patient: {weight: null}\ntreatments:\n  - {drug: ketamine, dose: 0.5 mg/kg, route: iv, infusion: 40 min, at: [0 days]}", "patient weight"),
     "start after end": ("treatments:\n  - {drug: sertraline, dose: 50 mg, every: 1 day, start: 10 weeks}", "before the end"),
 }
 

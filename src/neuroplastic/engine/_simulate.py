@@ -43,7 +43,8 @@ def patients_from(scenario: Scenario, arm_index: int = 0) -> Patients:
     """
     p = scenario.patient
     if scenario.n_patients == 1 and scenario.population is None:
-        return Patients(np.arange(1), np.array([p.weight]), np.array([p.cyp2c19]), np.array([p.cyp2d6]), np.array([1.0]))
+        weight = 70.0 if p.weight is None else p.weight  # unknown weight: the typical adult for allometric scaling
+        return Patients(np.arange(1), np.array([weight]), np.array([p.cyp2c19]), np.array([p.cyp2d6]), np.array([1.0]))
     from ..population import sample_patients
     start = 0 if scenario.design == "crossover" else arm_index * scenario.n_patients
     return sample_patients(scenario.n_patients, scenario.population or "mdd", scenario.seed, start=start)

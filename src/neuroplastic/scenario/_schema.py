@@ -36,13 +36,15 @@ class _Model(BaseModel):
 class PatientSpec(_Model):
     """Traits of a single virtual patient; anything omitted takes the typical adult with moderate-severe MDD."""
 
-    weight: float = 70.0  # kg
+    weight: float | None = 70.0  # kg; None = unknown (then weight-based doses are refused)
     cyp2c19: Literal["poor", "intermediate", "normal", "rapid", "ultrarapid"] = "normal"
     cyp2d6: Literal["poor", "intermediate", "normal", "rapid", "ultrarapid"] = "normal"
 
     @field_validator("weight", mode="before")
     @classmethod
     def _w(cls, v):
+        if v is None:
+            return None
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             raise ScenarioError("patient.weight", v, "a body mass with a unit, e.g. '70 kg'")
         w = to_si(v, "patient.weight", "kg", allowed="a body mass, e.g. '70 kg'")
@@ -609,7 +611,7 @@ def _validate(model, data, field):
 
 
 def _check_schedules(sc: Scenario) -> None:
-    weight = sc.patient.weight
+    weight = sc.patient.weight if sc.patient.weight is not None else 70.0
     for arm, trs in sc.arm_list():
         prefix = "treatments" if sc.arms is None else f"arms.{arm}"
         seen: dict[str, list[tuple[float, float, int]]] = {}
@@ -624,6 +626,8 @@ def _check_schedules(sc: Scenario) -> None:
             if d.at is not None and d.at[-1] >= sc.duration:
                 raise ScenarioError(f"{f}.at", f"{d.at[-1] / DAY:g} days", f"times within the scenario duration ({sc.duration / DAY:g} days)")
             info = DRUGS[d.drug]
+            if d.dose_per_kg and sc.patient.weight is None and sc.n_patients == 1 and sc.population is None:
+                raise ScenarioError(f"{f}.dose", f"{d.dose * 1e6:g} mg/kg", "a fixed dose, or a patient weight (patient: {weight: 70 kg}) for a weight-based dose")
             off_label_ok = sc.allow_off_label or d.allow_off_label
             if not off_label_ok:
                 if d.dose_per_kg and info.max_dose_per_kg:
