@@ -45,3 +45,18 @@ def test_crossover_uses_the_same_patients():
     ds = npl.simulate(doc).dataset
     assert np.array_equal(ds["patient_id"].sel(arm="a").values, ds["patient_id"].sel(arm="b").values)
     assert np.allclose(ds["hamd17_expected"].sel(arm="a").isel(time=0), ds["hamd17_expected"].sel(arm="b").isel(time=0))
+
+
+def test_power_command(tmp_path):
+    import json
+    import subprocess
+    import sys
+    sc = tmp_path / "t.yaml"
+    sc.write_text("duration: 2 weeks\nseed: 1\npatients: {n: 5, population: mdd}\nvisits: [0 d, 2 w]\narms:\n"
+                  "  drug: [{drug: sertraline, dose: 50 mg, every: 1 day}]\n  placebo: [{placebo: {form: pill}}]\n")
+    p = subprocess.run([sys.executable, "-m", "neuroplastic", "power", str(sc), "--n", "4,8", "--replicates", "2",
+                        "--json", "--out", str(tmp_path / "pw")], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert set(r["power"]) == {"4", "8"} and all(0 <= v <= 1 for v in r["power"].values())
+    assert (tmp_path / "pw" / "power.png").exists()

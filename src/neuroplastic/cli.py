@@ -212,6 +212,56 @@ def calibrate(hypothesis: str = typer.Option("plasticity", "--hypothesis", help=
     _guard(go)
 
 
+@app.command()
+def power(trial: Path = typer.Argument(..., help="trial scenario YAML (with arms)"),
+          n: str = typer.Option(..., "--n", help="patients per arm, comma-separated, e.g. 50,100,200"),
+          replicates: int = typer.Option(20, "--replicates", help="trial reruns per sample size"),
+          alpha: float = typer.Option(0.05, "--alpha"),
+          out_dir: Optional[Path] = typer.Option(None, "--out", help="write power.json and power.png here"),
+          as_json: bool = typer.Option(False, "--json")):
+    """Power per sample size by rerunning a trial design with new patients each time."""
+    def go():
+        from . import load_scenario
+        from .errors import ScenarioError
+        from .trials import power_curve
+        try:
+            sizes = [int(x) for x in n.split(",") if x.strip()]
+        except ValueError:
+            raise ScenarioError("--n", n, "comma-separated whole numbers, e.g. 50,100,200") from None
+        if not sizes or replicates < 1 or not (0 < alpha < 1):
+            raise ScenarioError("--n/--replicates/--alpha", f"{n}/{replicates}/{alpha}", "sizes, replicates >= 1, 0 < alpha < 1")
+        if out_dir is not None:
+            _check_out(out_dir)
+        sc = load_scenario(trial)
+        from rich.progress import Progress
+        with Progress(transient=True, console=err) as prog:
+            task = prog.add_task("power", total=len(sizes) * replicates)
+            res = power_curve(sc, sizes, replicates=replicates, alpha=alpha,
+                              progress=lambda k, t: prog.update(task, completed=k))
+        if out_dir is not None:
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+            out_dir.mkdir(parents=True, exist_ok=True)
+            (out_dir / "power.json").write_text(json.dumps(res, indent=2))
+            fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+            ax.plot(sizes, [res["power"][str(s)] for s in sizes], "o-")
+            ax.axhline(0.8, ls=":", c="gray")
+            ax.set(xlabel="patients per arm", ylabel=f"power (alpha {alpha})", ylim=(0, 1), title=res["comparison"])
+            fig.savefig(out_dir / "power.png", dpi=110)
+            plt.close(fig)
+        if as_json:
+            print(json.dumps(res, indent=2))
+        else:
+            tab = Table(title=f"power: {res['comparison']} ({replicates} replicates, alpha {alpha})")
+            for col in ("patients per arm", "power", "mean effect (HAM-D17)"):
+                tab.add_column(col)
+            for s in sizes:
+                tab.add_row(str(s), f"{res['power'][str(s)]:.2f}", f"{res['effect'][str(s)]['mean']:.2f}")
+            out.print(tab)
+    _guard(go)
+
+
 def main():  # pragma: no cover
     app()
 
