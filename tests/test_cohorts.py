@@ -60,3 +60,13 @@ def test_power_command(tmp_path):
     r = json.loads(p.stdout)
     assert set(r["power"]) == {"4", "8"} and all(0 <= v <= 1 for v in r["power"].values())
     assert (tmp_path / "pw" / "power.png").exists()
+
+
+def test_chunking_does_not_change_numbers():
+    from neuroplastic.engine._simulate import simulate_arms
+    sc = npl.Scenario.build(duration="2 weeks", seed=4, patients={"n": 7, "population": "mdd"},
+                            treatments=[{"drug": "sertraline", "dose": "50 mg", "every": "1 day"}])
+    _, a = simulate_arms(sc, chunk=7)
+    _, b = simulate_arms(sc, chunk=3)
+    for k in ("hamd17_expected", "spine_density"):
+        assert np.allclose(a["treatment"].observed[k], b["treatment"].observed[k], rtol=0, atol=1e-12)

@@ -126,11 +126,27 @@ def _base_channels(P):
     return {k: v[None, :] for k, v in base.items()}
 
 
+def _subset(p: Patients, sl: slice) -> Patients:
+    return Patients(*[None if getattr(p, f) is None else getattr(p, f)[sl] for f in Patients.__dataclass_fields__])
+
+
+def _concat(parts: list[ArmRun]) -> ArmRun:
+    first = parts[0]
+    cat = lambda dicts: {k: np.concatenate([d[k] for d in dicts], axis=1) for k in dicts[0]}
+    return ArmRun(first.time, cat([p.plasma for p in parts]), cat([p.inputs for p in parts]),
+                  cat([p.observed for p in parts]), first.doses, first.sessions)
+
+
 def simulate_arms(scenario: Scenario, params: ParameterSet | None = None, *, frozen=(), progress=None,
-                  out_times=None):
+                  out_times=None, chunk: int = 2000):
+    """Every arm, with its patients simulated in chunks of at most ``chunk`` (memory stays bounded; each patient
+    has its own random stream, so the numbers do not depend on the chunking)."""
     params = params or default_parameters()
     runs, pats = {}, {}
     for k, (name, trs) in enumerate(scenario.arm_list()):
         pats[name] = patients_from(scenario, k)
-        runs[name] = run_arm(scenario, trs, pats[name], params, frozen=frozen, progress=progress, out_times=out_times)
+        n = pats[name].n
+        parts = [run_arm(scenario, trs, _subset(pats[name], slice(a, min(a + chunk, n))), params, frozen=frozen,
+                         progress=progress, out_times=out_times) for a in range(0, n, chunk)]
+        runs[name] = parts[0] if len(parts) == 1 else _concat(parts)
     return pats, runs

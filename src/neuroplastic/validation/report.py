@@ -146,7 +146,7 @@ def _miss(r):
     return (lo - s) if s < lo else (s - hi)
 
 
-def write_json(out: Path, rows: list[dict]) -> Path:
+def write_json(out: Path, rows: list[dict], name: str = "validation.json") -> Path:
     def clean(v):
         if isinstance(v, float) and not math.isfinite(v):
             return str(v)
@@ -155,6 +155,6 @@ def write_json(out: Path, rows: list[dict]) -> Path:
         if isinstance(v, np.generic):
             return v.item()
         return v
-    path = out / "validation.json"
+    path = out / name
     path.write_text(json.dumps([{k: clean(v) for k, v in r.items()} for r in rows], indent=1))
     return path
