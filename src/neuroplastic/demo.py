@@ -17,6 +17,18 @@ def _pill(drug, dose, hypothesis="plasticity", weeks=12, every="1 day", output="
             "hypothesis": hypothesis, "treatments": [{"drug": drug, "dose": dose, "every": every}]}
 
 
+def _finish(fig, axes, title, path, fontsize):
+    """Legends, title, save and close: the common end of every demo figure."""
+    import matplotlib.pyplot as plt
+
+    for a in axes:
+        a.legend(fontsize=fontsize)
+    fig.suptitle(title)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _ds(doc):
     return simulate(doc).dataset
 
@@ -80,13 +92,7 @@ def run_demo(out_dir: Path, console=None, workers: int | None = None) -> list[Pa
     ax[2].axhline(b / 2, ls=":", c="gray", label="response")
     ax[2].axhline(7, ls="--", c="green", label="remission")
     ax[2].set(xlabel="week", ylabel="HAM-D17 (expected)", ylim=(0, 30), title="Mood: over weeks")
-    for a in ax:
-        a.legend(fontsize=7)
-    fig.suptitle("A typical patient with moderate-severe depression on six antidepressants (plasticity hypothesis)")
-    f = out_dir / "pills.png"
-    fig.savefig(f, dpi=110)
-    plt.close(fig)
-    files.append(f)
+    files.append(_finish(fig, ax, "A typical patient with moderate-severe depression on six antidepressants (plasticity hypothesis)", out_dir / "pills.png", 7))
 
     # Figure 2: the two hypotheses on escitalopram
     plast = runs["escitalopram"]
@@ -104,13 +110,7 @@ def run_demo(out_dir: Path, console=None, workers: int | None = None) -> list[Pa
     ax[2].plot(t, mono["hamd17_expected"].values[0], c="tab:red", label="monoamine (chemical imbalance)")
     ax[2].plot(t, plast["hamd17_expected"].values[0], c="tab:blue", label="plasticity")
     ax[2].set(xlabel="week", ylabel="HAM-D17 (expected)", ylim=(0, 30), title="Predicted mood")
-    for a in ax:
-        a.legend(fontsize=8)
-    fig.suptitle("Escitalopram 10 mg: the chemical-imbalance account predicts relief in days, the plasticity account in weeks")
-    f = out_dir / "hypotheses.png"
-    fig.savefig(f, dpi=110)
-    plt.close(fig)
-    files.append(f)
+    files.append(_finish(fig, ax, "Escitalopram 10 mg: the chemical-imbalance account predicts relief in days, the plasticity account in weeks", out_dir / "hypotheses.png", 8))
     d7 = {}
     for name, ds in (("plasticity", plast), ("monoamine", mono)):
         h = ds["hamd17_expected"].values[0]
@@ -133,13 +133,7 @@ def run_demo(out_dir: Path, console=None, workers: int | None = None) -> list[Pa
     ax[3].plot(t, ket["madrs"].values[0], ".", ms=2, alpha=0.3, label="MADRS as rated")
     ax[3].plot(t, ket["madrs_expected"].values[0], label="MADRS expected")
     ax[3].set(xlabel="day", ylim=(0, 40), title="Mood: within a day, fading over 1-2 weeks")
-    for a in ax:
-        a.legend(fontsize=8)
-    fig.suptitle("Ketamine breaks the weeks-long pattern through a fast synaptogenic route (same biology, different input)")
-    f = out_dir / "ketamine.png"
-    fig.savefig(f, dpi=110)
-    plt.close(fig)
-    files.append(f)
+    files.append(_finish(fig, ax, "Ketamine breaks the weeks-long pattern through a fast synaptogenic route (same biology, different input)", out_dir / "ketamine.png", 8))
 
     # Figure 4: every kind of treatment on the same patient
     fig, ax = plt.subplots(figsize=(9, 5), constrained_layout=True)
@@ -147,11 +141,7 @@ def run_demo(out_dir: Path, console=None, workers: int | None = None) -> list[Pa
         ds = res[f"course:{name}"]
         ax.plot(ds["time"].values / 7, ds["hamd17_expected"].values[0], label=name)
     ax.axhline(7, ls="--", c="green", lw=0.8)
-    ax.set(xlabel="week", ylabel="HAM-D17 (expected)", ylim=(0, 30),
-           title="One patient, one parameter set: pills, stimulation, therapy, ketamine, placebo")
-    ax.legend(fontsize=8)
-    f = out_dir / "treatments.png"
-    fig.savefig(f, dpi=110)
-    plt.close(fig)
-    files.append(f)
+    ax.set(xlabel="week", ylabel="HAM-D17 (expected)", ylim=(0, 30))
+    files.append(_finish(fig, [ax], "One patient, one parameter set: pills, stimulation, therapy, ketamine, placebo",
+                         out_dir / "treatments.png", 8))
     return files
