@@ -24,13 +24,17 @@ def _as_scenario(scenario) -> Scenario:
 
 
 def simulate(scenario, *, params: ParameterSet | None = None, frozen: tuple[str, ...] = (), progress=None,
-             keep: str = "auto") -> Result:
+             keep: str = "auto", workers: int | None = None, scheduler: str | None = None,
+             checkpoint_dir=None, chunk: int = 2000) -> Result:
     """Run a scenario and return a :class:`~neuroplastic.results.Result`.
 
     ``scenario`` is a :class:`Scenario`, a mapping with the YAML keys, YAML text or a path to a YAML file.
     ``frozen`` holds module prefixes whose slow state is kept fixed (``("plasticity",)`` removes all plasticity).
     ``keep`` chooses the output times: ``"full"`` (the ``output_every`` grid), ``"visits"`` (the scenario's
     visits only) or ``"auto"`` (visits for cohorts that define them, the full grid otherwise).
+    Patients run in chunks of ``chunk``: in-process by default, on ``workers`` local Dask worker processes, or on
+    an existing Dask ``scheduler`` address; the numbers are identical either way. With ``checkpoint_dir`` every
+    finished chunk is stored there and a rerun with the same scenario and parameters skips it (resume).
 
     Example
     -------
@@ -44,7 +48,10 @@ def simulate(scenario, *, params: ParameterSet | None = None, frozen: tuple[str,
     out_times = None
     if sc.visits is not None and (keep == "visits" or (keep == "auto" and sc.n_patients > 1)):
         out_times = [v for v in sc.visits if v <= sc.duration]
-    patients, runs = simulate_arms(sc, params, frozen=frozen, progress=progress, out_times=out_times)
+    from .engine._simulate import Checkpoint
+    ck = Checkpoint(checkpoint_dir, sc, params) if checkpoint_dir is not None else None
+    patients, runs = simulate_arms(sc, params, frozen=frozen, progress=progress, out_times=out_times,
+                                   workers=workers, scheduler=scheduler, checkpoint=ck, chunk=chunk)
     ds = build_dataset(sc, patients, runs, params)
     summary = build_summary(sc, ds, runs)
     return Result(ds, summary)

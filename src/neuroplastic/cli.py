@@ -50,7 +50,10 @@ def _check_out(path: Path):
 def simulate(scenario: Path = typer.Argument(..., help="scenario YAML file"),
              out_dir: Path = typer.Option(..., "--out", help="directory for results.nc, summary.json, overview.png"),
              no_figure: bool = typer.Option(False, "--no-figure", help="skip overview.png"),
-             keep: str = typer.Option("auto", "--keep", help="full | visits | auto (visits for cohorts with visits)")):
+             keep: str = typer.Option("auto", "--keep", help="full | visits | auto (visits for cohorts with visits)"),
+             workers: Optional[int] = typer.Option(None, "--workers", help="run patient chunks on a local Dask cluster of N worker processes"),
+             scheduler: Optional[str] = typer.Option(None, "--scheduler", help="run on an existing Dask scheduler, e.g. tcp://host:8786"),
+             resume: bool = typer.Option(False, "--resume", help="continue an interrupted cohort run from its finished chunks")):
     """Run a scenario and write DIR/results.nc, DIR/summary.json and DIR/overview.png."""
     from . import load_scenario
     from . import simulate as run
@@ -64,9 +67,23 @@ def simulate(scenario: Path = typer.Argument(..., help="scenario YAML file"),
             if keep not in ("auto", "full", "visits"):
                 from .errors import ScenarioError
                 raise ScenarioError("--keep", keep, "full, visits or auto")
-            res = run(sc, keep=keep, progress=lambda k, n: prog.update(task, completed=k / n))
+            if workers is not None and workers < 1:
+                from .errors import ScenarioError
+                raise ScenarioError("--workers", workers, "a positive number of worker processes")
+            if scheduler is not None and not scheduler.startswith(("tcp://", "tls://", "inproc://", "ws://")):
+                from .errors import ScenarioError
+                raise ScenarioError("--scheduler", scheduler, "a Dask scheduler address such as tcp://127.0.0.1:8786")
+            partial = out_dir / ".partial" if sc.n_patients > 1 else None
+            if partial is not None and not resume and partial.exists():
+                import shutil
+                shutil.rmtree(partial)
+            res = run(sc, keep=keep, workers=workers, scheduler=scheduler, checkpoint_dir=partial,
+                      progress=lambda k, n: prog.update(task, completed=k / n))
             prog.update(task, completed=1.0)
         res.save(out_dir, figure=not no_figure)
+        if partial is not None:
+            import shutil
+            shutil.rmtree(partial, ignore_errors=True)
         s = res.summary
         line = f"wrote {out_dir}/results.nc, summary.json" + ("" if no_figure else ", overview.png")
         h = s.get("hamd17") if "hamd17" in s else None

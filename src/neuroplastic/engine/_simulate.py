@@ -137,16 +137,102 @@ def _concat(parts: list[ArmRun]) -> ArmRun:
                   cat([p.observed for p in parts]), first.doses, first.sessions)
 
 
+def _run_chunk(job):
+    scenario, treatments, patients, params, frozen, out_times = job
+    return run_arm(scenario, treatments, patients, params, frozen=frozen, out_times=out_times)
+
+
 def simulate_arms(scenario: Scenario, params: ParameterSet | None = None, *, frozen=(), progress=None,
-                  out_times=None, chunk: int = 2000):
-    """Every arm, with its patients simulated in chunks of at most ``chunk`` (memory stays bounded; each patient
-    has its own random stream, so the numbers do not depend on the chunking)."""
+                  out_times=None, chunk: int = 2000, workers: int | None = None, scheduler: str | None = None,
+                  checkpoint=None):
+    """Every arm, with its patients simulated in chunks of at most ``chunk`` patients.
+
+    Memory stays bounded, and since each patient has its own random stream and converges on its own, the numbers
+    do not depend on the chunking or on where a chunk runs: in-process (default), on ``workers`` local Dask
+    worker processes, or on an existing Dask ``scheduler`` ("tcp://host:port"). With ``checkpoint`` (a
+    :class:`Checkpoint`), finished chunks are stored and a rerun skips them (``--resume``).
+    """
+    from ._backends import executor
+
     params = params or default_parameters()
-    runs, pats = {}, {}
-    for k, (name, trs) in enumerate(scenario.arm_list()):
-        pats[name] = patients_from(scenario, k)
+    pats = {name: patients_from(scenario, k) for k, (name, _) in enumerate(scenario.arm_list())}
+    jobs, keys = [], []
+    for name, trs in scenario.arm_list():
         n = pats[name].n
-        parts = [run_arm(scenario, trs, _subset(pats[name], slice(a, min(a + chunk, n))), params, frozen=frozen,
-                         progress=progress, out_times=out_times) for a in range(0, n, chunk)]
+        for a in range(0, n, chunk):
+            keys.append((name, a))
+            jobs.append((scenario, trs, _subset(pats[name], slice(a, min(a + chunk, n))), params, frozen, out_times))
+    done = {k: checkpoint.load(k) for k in keys} if checkpoint is not None else {}
+    todo = [i for i, k in enumerate(keys) if done.get(k) is None]
+    if len(todo) == len(keys) == 1 and not workers and scheduler is None:
+        done[keys[0]] = run_arm(*jobs[0][:4], frozen=frozen, progress=progress, out_times=out_times)
+    elif todo:
+        with executor(workers, scheduler) as run_all:
+            if checkpoint is None:
+                for i, r in zip(todo, run_all(_run_chunk, [jobs[i] for i in todo])):
+                    done[keys[i]] = r
+            else:  # store each batch as it finishes so an interrupted run can resume
+                step = max(1, (workers or 1) * 2)
+                for b in range(0, len(todo), step):
+                    batch = todo[b:b + step]
+                    for i, r in zip(batch, run_all(_run_chunk, [jobs[i] for i in batch])):
+                        done[keys[i]] = r
+                        checkpoint.store(keys[i], r)
+                    if progress is not None:
+                        progress(b + len(batch), len(todo))
+    runs = {}
+    for name, _ in scenario.arm_list():
+        parts = [done[k] for k in keys if k[0] == name]
         runs[name] = parts[0] if len(parts) == 1 else _concat(parts)
     return pats, runs
+
+
+class Checkpoint:
+    """Finished chunks stored as .npz files in ``folder`` (under the user's output directory), tagged with a hash of
+    the scenario and parameters so a changed scenario never reuses stale chunks."""
+
+    def __init__(self, folder, scenario: Scenario, params: ParameterSet):
+        import hashlib
+        from pathlib import Path
+
+        self.folder = Path(folder)
+        tag = repr((scenario.model_dump(), params.version, sorted((k, v.value) for k, v in params.items())))
+        self.tag = hashlib.sha256(tag.encode()).hexdigest()[:16]
+
+    def _path(self, key):
+        name, start = key
+        safe = "".join(c if c.isalnum() else "_" for c in str(name))
+        return self.folder / f"{self.tag}-{safe}-{start}.npz"
+
+    def load(self, key):
+        p = self._path(key)
+        if not p.exists():
+            return None
+        z = np.load(p, allow_pickle=False)
+        groups = {"plasma": {}, "inputs": {}, "observed": {}}
+        for k in z.files:
+            g, _, name = k.partition(":")
+            if g in groups:
+                groups[g][name] = z[k]
+        return ArmRun(z["time"], groups["plasma"], groups["inputs"], groups["observed"],
+                      _doses_from(z), list(z["sessions"]))
+
+    def store(self, key, run: ArmRun) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        arrays = {"time": run.time, "sessions": np.asarray(run.sessions, float),
+                  "dose_times": np.asarray([d.time for d in run.doses], float)}
+        for g in ("plasma", "inputs", "observed"):
+            for k, v in getattr(run, g).items():
+                arrays[f"{g}:{k}"] = np.asarray(v)
+        tmp = self._path(key).with_suffix(".tmp.npz")
+        np.savez(tmp, **arrays)
+        tmp.replace(self._path(key))
+
+    def clear(self) -> None:
+        import shutil
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _doses_from(z):
+    from ._calendar import Dose
+    return [Dose(float(t), "", "", np.zeros(0)) for t in z["dose_times"]]

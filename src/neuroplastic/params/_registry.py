@@ -91,6 +91,10 @@ class ParameterSet(Mapping[str, Parameter]):
         self.version = version
         self._si = {k: v.si for k, v in self._p.items()}
 
+    def __reduce__(self):
+        # picklable (for worker processes): rebuild from the plain mapping
+        return (ParameterSet, (dict(self._p), self.version))
+
     def __getitem__(self, name: str) -> Parameter:
         try:
             return self._p[name]
