@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._units import DAY, HOUR
-from ..brain import BrainModel, INPUT_CHANNELS
+from ..brain import BrainModel
 from ..mood.scales import SCALES, observed_scores
 from ..params import ParameterSet, default_parameters
 from ..pharmacology import DRUGS, TARGETS, build_pk_system, occupancy
@@ -71,8 +71,8 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
                                fine_windows=windows, out_times=out_times)
     fine = refine(nodes)
     P = patients.n
-    channels = {k: np.zeros((len(fine), P)) for k in INPUT_CHANNELS}
-    channels.update({k: np.full((len(fine), P), v) for k, v in BrainModel.null_inputs(1).items() if v[0] != 0})
+    base = BrainModel.null_inputs(P)  # every channel at its resting level
+    channels = {k: np.repeat(v[None, :], len(fine), axis=0) for k, v in base.items()}
     key = np.round(fine, 6)
     # piecewise-constant inputs; outputs report the left limit at a switching instant (the state "just before"
     # a session or the first placebo pill), so the score at a start time is the pre-treatment score
@@ -112,18 +112,12 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
     y_out = ys[out_idx]
     node_inputs = {k: v[0::2][out_idx] for k, v in channels.items()}
     for k, lv in left.items():
-        node_inputs[k] = _base_channels(P)[k] + lv  # pulse-only channels: default level plus pulses on (t-, t]
+        node_inputs[k] = base[k][None, :] + lv  # pulse-only channels: resting level plus pulses on (t-, t]
     T = len(out_idx)
     flat_inp = {k: v.reshape(T * P) for k, v in node_inputs.items()}
     obs = model.observe(y_out.reshape(T * P, -1), flat_inp)
     obs = {k: np.asarray(v).reshape(T, P) for k, v in obs.items()}
     return ArmRun(nodes[out_idx], plasma, node_inputs, obs, cal.doses, [e.time for e in cal.episodes])
-
-
-def _base_channels(P):
-    base = {k: np.zeros(P) for k in INPUT_CHANNELS}
-    base.update(BrainModel.null_inputs(P))
-    return {k: v[None, :] for k, v in base.items()}
 
 
 def _subset(p: Patients, sl: slice) -> Patients:

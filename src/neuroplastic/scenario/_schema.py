@@ -29,6 +29,17 @@ def _time(v: Any, field: str, *, positive: bool = False, allow_zero: bool = True
     return s
 
 
+def _check_stop(parsed: dict, raw: dict, field: str) -> None:
+    """Refuse a stop time at or before the start time (both already in seconds in ``parsed``)."""
+    if parsed.get("stop") is not None and parsed["stop"] <= parsed.get("start", 0.0):
+        raise ScenarioError(f"{field}.stop", raw.get("stop"), f"a time after start ({raw.get('start', '0 days')})")
+
+
+def _start_stop(raw: dict, field: str) -> dict:
+    """Parse the optional ``start`` and ``stop`` times of a treatment mapping."""
+    return {k: _time(raw[k], f"{field}.{k}") for k in ("start", "stop") if raw.get(k) is not None}
+
+
 class _Model(BaseModel):
     model_config = _CFG
 
@@ -117,8 +128,7 @@ class DrugTreatment(_Model):
                 raise ScenarioError(f"{f}.at", at, "distinct dose times")
         if d.get("every") is not None and d.get("at") is not None:
             raise ScenarioError(f"{f}.at", data.get("at"), "either 'every' or 'at', not both")
-        if d.get("stop") is not None and d["stop"] <= d.get("start", 0.0):
-            raise ScenarioError(f"{f}.stop", data.get("stop"), f"a time after start ({data.get('start', '0 days')})")
+        _check_stop(d, data, f)
         if route == "iv" and d.get("infusion") is None:
             raise ScenarioError(f"{f}.infusion", None, "an infusion duration for IV dosing, e.g. '40 min'")
         if route != "iv" and d.get("infusion") is not None:
@@ -222,11 +232,8 @@ def _schedule(d: dict, field: str) -> dict:
         if d["days"] not in ("weekdays", "daily"):
             raise ScenarioError(f"{field}.days", d["days"], "weekdays or daily")
         out["days"] = d["days"]
-    for k in ("start", "stop"):
-        if d.get(k) is not None:
-            out[k] = _time(d[k], f"{field}.{k}")
-    if out.get("stop") is not None and out["stop"] <= out.get("start", 0.0):
-        raise ScenarioError(f"{field}.stop", d.get("stop"), f"a time after start ({d.get('start', '0 days')})")
+    out.update(_start_stop(d, field))
+    _check_stop(out, d, field)
     return out
 
 
@@ -325,11 +332,8 @@ def _parse_vns(raw, field, allow_unsafe) -> VNSTreatment:
         if k not in d:
             raise ScenarioError(f"{field}.{k}", None, "a time such as '30 s' (on) or '5 min' (off)")
         out[k] = _time(d[k], f"{field}.{k}", positive=True)
-    for k in ("start", "stop"):
-        if d.get(k) is not None:
-            out[k] = _time(d[k], f"{field}.{k}")
-    if out.get("stop") is not None and out["stop"] <= out.get("start", 0.0):
-        raise ScenarioError(f"{field}.stop", d.get("stop"), "a time after start")
+    out.update(_start_stop(d, field))
+    _check_stop(out, d, field)
     v = _validate(VNSTreatment, out, field)
     from ..physics.vns import check_limits
     check_limits(v.settings(), field, allow_unsafe=allow_unsafe or bool(d.get("allow_unsafe", False)))
@@ -388,14 +392,11 @@ def _parse_placebo(raw, field) -> PlaceboTreatment:
                  "train_duration", "inter_train_interval", "coil", "target"}
     _only(d, {"form", "start", "stop", "at", "every", "dose", "infusion"} | (sham_keys if d["form"] == "sham_tms" else set()), field)
     out: dict[str, Any] = {"form": d["form"]}
-    for k in ("start", "stop"):
-        if d.get(k) is not None:
-            out[k] = _time(d[k], f"{field}.{k}")
+    out.update(_start_stop(d, field))
     if d.get("at"):
         at = d["at"] if isinstance(d["at"], list) else [d["at"]]
         out["start"] = _time(at[0], f"{field}.at[0]")
-    if out.get("stop") is not None and out["stop"] <= out.get("start", 0.0):
-        raise ScenarioError(f"{field}.stop", d.get("stop"), "a time after start")
+    _check_stop(out, d, field)
     return _validate(PlaceboTreatment, out, field)
 
 
