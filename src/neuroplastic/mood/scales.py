@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._random import normals
 from ..params import ParameterSet
 
 
@@ -55,7 +56,7 @@ def observed_scores(expected: dict[str, np.ndarray], params: ParameterSet, seed:
     """Scores as a rater would record them; arrays (time, patient).
 
     observed = round(expected + inflation(t) + noise), clipped to the scale range, where noise ~ N(0, sd) is drawn
-    from one random stream per (seed, patient, scale) and inflation(t) = I exp(-t / tau_I) is the rating
+    from one counter-based stream per (seed, patient, scale) and inflation(t) = I exp(-t / tau_I) is the rating
     inflation at entry that makes scores regress toward the mean (HAM-D17 points, carried to the other scales
     by their linking slope).
 
@@ -76,10 +77,7 @@ def observed_scores(expected: dict[str, np.ndarray], params: ParameterSet, seed:
         sd = params.value(sc.sd_key)
         slope = params.value(sc.slope_key) if sc.slope_key else 1.0
         infl = 0.0 if time_days is None else (slope * infl0 * np.exp(-np.asarray(time_days) / tau))[:, None]
-        noise = np.empty_like(e)
-        for j, pid in enumerate(patient_ids):
-            rng = np.random.default_rng([seed, int(pid), k])
-            noise[:, j] = rng.normal(0.0, sd, size=e.shape[0])
+        noise = sd * normals(seed, patient_ids, 100 + k, e.shape[0]).T
         out[name] = np.clip(np.round(e + infl + noise), 0, sc.maximum)
     return out
 

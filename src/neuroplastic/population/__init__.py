@@ -1,7 +1,7 @@
 """Virtual populations: patients sampled from documented distributions, one random stream per patient.
 
-Each patient's traits come from ``numpy.random.default_rng([seed, patient_index, stream])``, so a patient is the
-same whatever chunk or worker simulates it.
+Each patient's traits are a pure function of (seed, patient index, stream) (counter-based, see
+``neuroplastic._random``), so a patient is the same whatever chunk or worker simulates it.
 """
 
 from ._sample import POPULATIONS, sample_patients, typical_patient

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from scipy.special import ndtri
+
+from .._random import uniforms
 from ..engine._simulate import Patients
 from ..params import ParameterSet, default_parameters
 
@@ -16,15 +19,16 @@ def typical_patient(weight=70.0, cyp2c19="normal", cyp2d6="normal") -> Patients:
                     np.ones(1), np.ones(1), np.ones(1))
 
 
-def _categorical(u: float, labels, probs) -> str:
-    return labels[int(np.searchsorted(np.cumsum(probs), u, side="right").clip(0, len(labels) - 1))]
+def _categorical(u: np.ndarray, labels, probs) -> np.ndarray:
+    idx = np.searchsorted(np.cumsum(probs), u, side="right").clip(0, len(labels) - 1)
+    return np.asarray(labels)[idx]
 
 
 def sample_patients(n: int, population: str = "mdd", seed: int = 0, *, start: int = 0,
                     params: ParameterSet | None = None) -> Patients:
     """``n`` virtual patients of ``population`` (``mdd``, ``trd`` or ``healthy``), indices ``start..start+n-1``.
 
-    Patient i draws all of its traits from its own stream ``default_rng([seed, i, 17])``.
+    Patient i draws all of its traits from its own counter-based stream (seed, i, 17) (see ``neuroplastic._random``).
 
     Example
     -------
@@ -43,14 +47,11 @@ def sample_patients(n: int, population: str = "mdd", seed: int = 0, *, start: in
     f2d6 = [v("population.cyp2d6.poor"), v("population.cyp2d6.intermediate"), 0.0, v("population.cyp2d6.ultrarapid")]
     f2d6[2] = 1.0 - sum(f2d6)
     ids = np.arange(start, start + n)
-    z = np.empty((n, 8))
-    for j, i in enumerate(ids):
-        z[j] = np.random.default_rng([seed, int(i), 17]).random(8)
-    from scipy.special import ndtri
-    g = ndtri(np.clip(z, 1e-12, 1 - 1e-12))  # normal deviates
+    z = uniforms(seed, ids, 17, 8)
+    g = ndtri(z)  # normal deviates
     weight = np.clip(v("population.weight.mean") + v("population.weight.sd") * g[:, 0], 40.0, 180.0)
-    c19 = np.array([_categorical(u, _2C19, f19) for u in z[:, 1]])
-    d6 = np.array([_categorical(u, _2D6, f2d6) for u in z[:, 2]])
+    c19 = _categorical(z[:, 1], _2C19, f19)
+    d6 = _categorical(z[:, 2], _2D6, f2d6)
     met = z[:, 3] < v("population.bdnf.met_carrier")
     capacity = np.where(met, p.value("plasticity.bdnf.capacity_valmet"), 1.0) * np.exp(v("population.capacity.sd") * g[:, 4])
     placebo = np.exp(v("population.placebo.sd") * g[:, 5] - 0.5 * v("population.placebo.sd") ** 2)
