@@ -84,7 +84,7 @@ def test_placebo_less_than_ssri_and_natural_course_slow():
     _, hs = series(ssri, "hamd17_expected")
     _, hn = series(none, "hamd17_expected")
     assert hp[-1] < hp[0] - 2  # some improvement
-    assert hs[-1] < hp[-1] - 2  # less than the SSRI at week 8
+    assert 1.0 <= hp[-1] - hs[-1] <= 4.0  # less than the SSRI at week 8, by the published 1-4 points (issue 7)
     assert hn[8] > hn[0] - 0.25 * hn[0]  # untreated: little change in 2 months
     assert hn[-1] < 0.6 * hn[0]  # but spontaneous improvement over months
     for form in ("sham_tms", "saline"):

@@ -43,7 +43,8 @@ def test_unsafe_tms_refused_unless_overridden():
 def test_vns_builds_over_months_and_device_limits():
     vns = {"current": "1.0 mA", "pulse_width": "250 us", "frequency": "20 Hz", "on": "30 s", "off": "5 min", "start": "2 weeks"}
     ds = run({"duration": "54 weeks", "output_every": "1 week", "treatments": [{"vns": vns}]}).dataset
-    none = run({"duration": "54 weeks", "output_every": "1 week", "treatments": []}).dataset
+    sham = [{"placebo": {"form": "implant", "start": "2 weeks"}}]  # the same implant expectancy, no stimulation
+    none = run({"duration": "54 weeks", "output_every": "1 week", "treatments": sham}).dataset
     t, h = series(ds, "hamd17_expected")
     _, hn = series(none, "hamd17_expected")
     d12, d54 = hn[12] - h[12], hn[54] - h[54]

@@ -3,6 +3,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 
 from neuroplastic.params import default_parameters
@@ -29,7 +30,9 @@ def test_targets_schema_and_reasons():
 
 def test_population_is_deterministic():
     a, b = population(), population()
-    assert a.n == 40
+    assert a.n == 120
+    # stratified: every marginal is covered evenly, so the median patient is the registry's typical patient
+    assert abs(np.median(a.stress) - 1.0) < 0.01 and abs(np.median(a.episode_rate) - 1.0) < 0.02
     assert (a.stress == b.stress).all() and (a.placebo == b.placebo).all() and list(a.cyp2c19) == list(b.cyp2c19)
 
 

@@ -120,8 +120,8 @@ def build_calendar(treatments, duration: float, weight: np.ndarray, params=None,
             end = duration if v.stop is None else min(v.stop, duration)
             if v.start < end:
                 cal.pulses.append(Pulse(v.start, end, "lc_drive", np.full(P, lc_drive(v.settings(), params) - 1.0)))
-                if expectancy:
-                    believe("sham_tms", v.start, end)
+                if expectancy:  # an implanted stimulator, without a daily or session ritual
+                    believe("implant", v.start, end)
         elif tr.psychotherapy is not None:
             from ..therapy import psychotherapy
             pt = tr.psychotherapy

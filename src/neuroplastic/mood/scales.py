@@ -51,6 +51,23 @@ def expected_scores(severity: np.ndarray, params: ParameterSet) -> dict[str, np.
     return out
 
 
+def entry_inflation(params: ParameterSet, scale: str, time_days) -> np.ndarray:
+    """Mean rating inflation (scale points) at ``time_days`` after entry: I exp(-t / tau_I), carried from HAM-D17 to
+    the other scales by their linking slope.
+
+    Example
+    -------
+    >>> from neuroplastic.params import default_parameters
+    >>> p = default_parameters()
+    >>> bool(entry_inflation(p, "hamd17", [0.0])[0] == p.value("mood.scales.entry_inflation"))
+    True
+    """
+    sc = SCALES[scale]
+    slope = params.value(sc.slope_key) if sc.slope_key else 1.0
+    tau = params.value("mood.scales.entry_inflation_time")
+    return slope * params.value("mood.scales.entry_inflation") * np.exp(-np.asarray(time_days, float) / tau)
+
+
 def observed_scores(expected: dict[str, np.ndarray], params: ParameterSet, seed: int,
                     patient_ids: np.ndarray, time_days: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Scores as a rater would record them; arrays (time, patient).
@@ -68,15 +85,12 @@ def observed_scores(expected: dict[str, np.ndarray], params: ParameterSet, seed:
     >>> o["hamd17"].shape, bool(np.all(o["hamd17"] == np.round(o["hamd17"])))
     ((3, 2), True)
     """
-    infl0 = params.value("mood.scales.entry_inflation")
-    tau = params.value("mood.scales.entry_inflation_time")
     out = {}
     for name, e in expected.items():
         sc = SCALES[name]
         k = list(SCALES).index(name)
         sd = params.value(sc.sd_key)
-        slope = params.value(sc.slope_key) if sc.slope_key else 1.0
-        infl = 0.0 if time_days is None else (slope * infl0 * np.exp(-np.asarray(time_days) / tau))[:, None]
+        infl = 0.0 if time_days is None else entry_inflation(params, name, time_days)[:, None]
         noise = sd * normals(seed, patient_ids, 100 + k, e.shape[0]).T
         out[name] = np.clip(np.round(e + infl + noise), 0, sc.maximum)
     return out

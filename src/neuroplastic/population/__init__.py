@@ -4,6 +4,6 @@ Each patient's traits are a pure function of (seed, patient index, stream) (coun
 ``neuroplastic._random``), so a patient is the same whatever chunk or worker simulates it.
 """
 
-from ._sample import POPULATIONS, sample_patients, typical_patient
+from ._sample import POPULATIONS, sample_patients, traits_from_uniforms, typical_patient
 
-__all__ = ["POPULATIONS", "sample_patients", "typical_patient"]
+__all__ = ["POPULATIONS", "sample_patients", "traits_from_uniforms", "typical_patient"]

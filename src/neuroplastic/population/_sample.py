@@ -39,6 +39,28 @@ def sample_patients(n: int, population: str = "mdd", seed: int = 0, *, start: in
     """
     if population not in POPULATIONS:
         raise ValueError(population)
+    ids = np.arange(start, start + n)
+    return traits_from_uniforms(uniforms(seed, ids, 17, 8), population, params, ids=ids)
+
+
+def traits_from_uniforms(z: np.ndarray, population: str = "mdd", params: ParameterSet | None = None, *,
+                         ids: np.ndarray | None = None) -> Patients:
+    """Patients whose traits are the registry's population distributions at the uniform numbers ``z`` (n, 8).
+
+    Columns: body weight, CYP2C19, CYP2D6, BDNF Met carriage, plasticity capacity, placebo responsiveness,
+    natural-course speed, stress load. Random cohorts (:func:`sample_patients`) and the stratified validation
+    population both come through here, so the distributions are declared once (population.yaml).
+
+    Example
+    -------
+    >>> pts = traits_from_uniforms(np.full((1, 8), 0.5))
+    >>> float(pts.stress[0]), str(pts.cyp2d6[0])
+    (1.0, 'normal')
+    """
+    if population not in POPULATIONS:
+        raise ValueError(population)
+    n = len(z)
+    ids = np.arange(n) if ids is None else ids
     p = params or default_parameters()
     v = p.value
     f19 = [v("population.cyp2c19.poor"), v("population.cyp2c19.intermediate"), 0.0,
@@ -46,8 +68,6 @@ def sample_patients(n: int, population: str = "mdd", seed: int = 0, *, start: in
     f19[2] = 1.0 - sum(f19)
     f2d6 = [v("population.cyp2d6.poor"), v("population.cyp2d6.intermediate"), 0.0, v("population.cyp2d6.ultrarapid")]
     f2d6[2] = 1.0 - sum(f2d6)
-    ids = np.arange(start, start + n)
-    z = uniforms(seed, ids, 17, 8)
     g = ndtri(z)  # normal deviates
     weight = np.clip(v("population.weight.mean") + v("population.weight.sd") * g[:, 0], 40.0, 180.0)
     c19 = _categorical(z[:, 1], _2C19, f19)

@@ -379,15 +379,15 @@ def _parse_psychotherapy(raw, field) -> PsychotherapyTreatment:
 class PlaceboTreatment(_Model):
     """A placebo: what is believed to be a treatment (pill, sham TMS, saline infusion)."""
 
-    form: Literal["pill", "sham_tms", "saline"]
+    form: Literal["pill", "sham_tms", "saline", "implant"]
     start: float = 0.0
     stop: float | None = None
 
 
 def _parse_placebo(raw, field) -> PlaceboTreatment:
     d = _mapping(raw, field, "{form: pill}")
-    if d.get("form") not in ("pill", "sham_tms", "saline"):
-        raise ScenarioError(f"{field}.form", d.get("form"), "pill, sham_tms or saline")
+    if d.get("form") not in ("pill", "sham_tms", "saline", "implant"):
+        raise ScenarioError(f"{field}.form", d.get("form"), "pill, sham_tms, saline or implant")
     sham_keys = {"protocol", "pulses", "intensity", "sessions_per_day", "session_interval", "days", "frequency",
                  "train_duration", "inter_train_interval", "coil", "target"}
     _only(d, {"form", "start", "stop", "at", "every", "dose", "infusion"} | (sham_keys if d["form"] == "sham_tms" else set()), field)
@@ -469,11 +469,12 @@ class Scenario(_Model):
     @property
     def models_expectancy(self) -> bool:
         """Whether knowing one is treated adds expectancy to every treatment. Explicit ``expectancy:`` wins;
-        by default it is on in trials with a placebo arm (blinded: every patient may be on the active
-        treatment) and off otherwise (expectancy then comes only from explicit placebo entries)."""
+        by default it is on: a patient who takes a pill, sits through TMS sessions or goes to therapy expects
+        benefit, open label or blinded (Rutherford & Roose 2013). ``expectancy: false`` isolates what the
+        treatment itself does."""
         if self.expectancy is not None:
             return self.expectancy
-        return self.arms is not None and any(t.placebo is not None for _, trs in self.arms for t in trs)
+        return True
     treatments: tuple[Treatment, ...] = ()
     arms: tuple[tuple[str, tuple[Treatment, ...]], ...] | None = None
     visits: tuple[float, ...] | None = None

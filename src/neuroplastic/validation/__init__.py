@@ -24,13 +24,16 @@ def _say(console, msg):
 
 
 def hypothesis_parameters(hypothesis: str):
-    """The shipped set for ``hypothesis``: defaults (with the plasticity calibration) plus that hypothesis's own
-    calibrated overrides when a ``<hypothesis>-v*.yaml`` set is shipped."""
+    """The shipped set for ``hypothesis``: what ``neuroplastic simulate`` uses (registry values plus an adopted
+    plasticity calibration), plus, for another hypothesis, that hypothesis's own refitted parameters from its
+    ``<hypothesis>-v*.yaml`` set. Only parameters belonging to the hypothesis itself (``mood.<hypothesis>.*``) are
+    taken from it: everything shared stays one parameter set."""
     p = default_parameters()
-    docs = [load_set("plasticity")] + ([load_set(hypothesis)] if hypothesis != "plasticity" else [])
-    for doc in docs:
-        if doc and not (doc.get("adopted") and hypothesis == "plasticity"):
-            p = p.with_values(doc["overrides"], version=f"{p.version}+{doc['name']}")
+    if hypothesis != "plasticity":
+        doc = load_set(hypothesis)
+        own = {k: v for k, v in (doc or {}).get("overrides", {}).items() if k.startswith(f"mood.{hypothesis}.")}
+        if own:
+            p = p.with_values(own, version=f"{p.version}+{doc['name']}")
     return p
 
 

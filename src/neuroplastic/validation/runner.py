@@ -3,6 +3,7 @@
 Rates use the rater-noise model of ``mood/scales.py`` analytically (no sampling): with expected score E and rater SD s,
 an observed score is E + e, e ~ N(0, s^2), rounded to whole points, so
   remission  P(obs <= c)            = Phi((c + 0.5 - E_t) / s)
+where E_t is the mean rating: the expected score plus the entry inflation of ratings (mood/scales.py), and
   response   P(obs_t <= obs_0 / 2)  = Phi((E_0/2 - E_t) / (s sqrt(1.25)))
   early improvement (fall >= f)     = Phi(((1-f) E_0 - E_t) / (s sqrt(1 + (1-f)^2)))
 averaged over patients. The shared baseline noise of two time points is ignored when combining them (sensitivity,
@@ -18,7 +19,7 @@ import numpy as np
 from scipy.stats import norm
 
 from ..engine._simulate import Patients, run_arm
-from ..mood.scales import SCALES
+from ..mood.scales import SCALES, entry_inflation
 from ..params import ParameterSet
 from ..scenario import Scenario
 from .population import population
@@ -37,7 +38,7 @@ class Simulator:
     def __init__(self, params: ParameterSet, hypothesis: str = "plasticity", pop: Patients | None = None):
         self.params = params
         self.hypothesis = hypothesis
-        self.pop = pop if pop is not None else population()
+        self._pop = pop
         self.protocols, _ = load_targets()
         self._cache: dict[tuple[str, str], dict] = {}
         self.runs = 0
@@ -50,7 +51,11 @@ class Simulator:
             doc.update(name=f"{protocol}:{arm}", hypothesis=self.hypothesis, treatments=pr["arms"][arm],
                        allow_off_label=True)
             sc = Scenario.build(**doc)
-            pats = single_patient() if pr.get("single_patient") else self.pop
+            if pr.get("single_patient"):
+                pats = single_patient()
+            else:
+                pats = self._pop if self._pop is not None else population(kind=pr.get("population", "mdd"),
+                                                                            params=self.params)
             r = run_arm(sc, sc.treatments, pats, self.params)
             self.runs += 1
             self._cache[key] = {"t": r.time / 86400.0, "obs": r.observed, "inp": r.inputs, "plasma": r.plasma}
@@ -71,9 +76,14 @@ def _scale(params: ParameterSet, name: str):
     return sc, params.value(sc.sd_key)
 
 
+def _mean_rating(run, params, scale):
+    """Mean observed rating (time, patient): the expected score plus the entry inflation of ratings."""
+    return run["obs"][f"{scale}_expected"] + entry_inflation(params, scale, run["t"])[:, None]
+
+
 def _p_criterion(run, params, scale, criterion, when):
     sc, sd = _scale(params, scale)
-    e = run["obs"][f"{scale}_expected"]
+    e = _mean_rating(run, params, scale)
     e0 = e[0]
     et = _at(e, run["t"], when)
     if criterion == "remission":
@@ -85,19 +95,35 @@ def _p_criterion(run, params, scale, criterion, when):
 
 def _p_early(run, params, scale, when, fall):
     _, sd = _scale(params, scale)
-    e = run["obs"][f"{scale}_expected"]
+    e = _mean_rating(run, params, scale)
     k = 1.0 - fall
     return norm.cdf((k * e[0] - _at(e, run["t"], when)) / (sd * math.sqrt(1 + k * k)))
 
 
-def _change(run, scale, when):
-    e = run["obs"][f"{scale}_expected"]
+def _change(run, scale, when, params):
+    e = _mean_rating(run, params, scale)
     return float(np.mean(_at(e, run["t"], when) - e[0]))
 
 
-def _change_series(run, scale):
-    e = run["obs"][f"{scale}_expected"]
+def _change_series(run, scale, params):
+    e = _mean_rating(run, params, scale)
     return (e - e[0][None, :]).mean(axis=1)
+
+
+def _with_attrition(attrition, scale, when, rate_at):
+    """A rate at the exit ``when`` as the source computed it under attrition: a fraction f of patients leaves at a
+    time uniform over (0, when]; for ``failure`` scales a missing exit rating counts as not meeting the criterion,
+    for ``locf`` scales the last rating before leaving is the exit rating."""
+    if not attrition:
+        return rate_at(when)
+    f = float(attrition["fraction"])
+    rule = attrition.get("missing_exit", {}).get(scale, "failure")
+    if rule == "failure":
+        return (1.0 - f) * rate_at(when)
+    if rule == "locf":
+        drop = np.linspace(0.0, when, 29)[1:]  # midpoint-free grid over (0, when]
+        return (1.0 - f) * rate_at(when) + f * float(np.mean([rate_at(t) for t in drop]))
+    raise ValueError(f"attrition rule {rule!r}: expected failure or locf")
 
 
 def compute(target: Target, sim: Simulator) -> float:
@@ -109,10 +135,10 @@ def compute(target: Target, sim: Simulator) -> float:
     ref = sim.arm(target.protocol, st["ref"]) if "ref" in st else None
     when = days(st["time"])
     crit = st.get("criterion", "response")
-    if kind == "remission_rate":
-        return float(np.mean(_p_criterion(run, p, st["scale"], "remission", when)))
-    if kind == "response_rate":
-        return float(np.mean(_p_criterion(run, p, st["scale"], "response", when)))
+    if kind in ("remission_rate", "response_rate"):
+        crit = kind.split("_")[0]
+        return _with_attrition(sim.protocols[target.protocol].get("attrition"), st["scale"], when,
+                               lambda t: float(np.mean(_p_criterion(run, p, st["scale"], crit, t))))
     if kind == "rate_difference":
         return float(np.mean(_p_criterion(run, p, st["scale"], crit, when))
                      - np.mean(_p_criterion(ref, p, st["scale"], crit, when)))
@@ -121,12 +147,12 @@ def compute(target: Target, sim: Simulator) -> float:
         b = np.mean(_p_criterion(ref, p, st["scale"], crit, when))
         return float(a / b) if b > 1e-9 else float("inf")
     if kind == "mean_change":
-        return _change(run, st["scale"], when)
+        return _change(run, st["scale"], when, p)
     if kind == "mean_difference":
-        return _change(run, st["scale"], when) - _change(ref, st["scale"], when)
+        return _change(run, st["scale"], when, p) - _change(ref, st["scale"], when, p)
     if kind == "effect_share":
-        total = _change(run, st["scale"], days(st["total"])) - _change(ref, st["scale"], days(st["total"]))
-        part = _change(run, st["scale"], when) - _change(ref, st["scale"], when)
+        total = _change(run, st["scale"], days(st["total"]), p) - _change(ref, st["scale"], days(st["total"]), p)
+        part = _change(run, st["scale"], when, p) - _change(ref, st["scale"], when, p)
         return float(part / total) if abs(total) > 1e-9 else float("nan")
     if kind == "early_improvement_rate":
         return float(np.mean(_p_early(run, p, st["scale"], when, st["fall"])))
@@ -153,12 +179,12 @@ def compute(target: Target, sim: Simulator) -> float:
         m = run["t"] <= when + 1e-9
         return float(np.max(c[m].mean(axis=1)) * 1e6)   # kg/m^3 -> ng/mL
     if kind == "peak_time":
-        d = _change_series(run, st["scale"]) - _change_series(ref, st["scale"])
+        d = _change_series(run, st["scale"], p) - _change_series(ref, st["scale"], p)
         m = run["t"] <= when + 1e-9
         return float(run["t"][m][int(np.argmin(d[m]))])
     if kind == "effect_ratio":
-        d1 = _change(run, st["scale"], days(st["peak"])) - _change(ref, st["scale"], days(st["peak"]))
-        d2 = _change(run, st["scale"], when) - _change(ref, st["scale"], when)
+        d1 = _change(run, st["scale"], days(st["peak"]), p) - _change(ref, st["scale"], days(st["peak"]), p)
+        d2 = _change(run, st["scale"], when, p) - _change(ref, st["scale"], when, p)
         return float(d2 / d1) if abs(d1) > 1e-9 else float("nan")
     if kind == "desensitised_fraction":
         v = run["obs"][st["variable"]].mean(axis=1)
@@ -191,9 +217,9 @@ def trajectory(target: Target, sim: Simulator):
     kind = st["kind"]
     p = sim.params
     if "scale" in st and kind in ("mean_change", "mean_difference", "effect_share", "peak_time", "effect_ratio"):
-        y = _change_series(run, st["scale"])
+        y = _change_series(run, st["scale"], p)
         if "ref" in st:
-            y = y - _change_series(sim.arm(target.protocol, st["ref"]), st["scale"])
+            y = y - _change_series(sim.arm(target.protocol, st["ref"]), st["scale"], p)
         return t, y, f"{st['scale']} change" + (" vs " + st["ref"] if "ref" in st else "")
     if kind in ("remission_rate", "response_rate", "rate_difference", "risk_ratio", "early_improvement_rate",
                 "early_improvement_sensitivity", "early_improvement_specificity", "late_share", "mean_time_to"):
