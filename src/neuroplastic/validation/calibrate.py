@@ -31,16 +31,22 @@ from .runner import Simulator, compute
 from .targets import FAMILIES, load_targets
 
 FREE = {
-    # ordered so that Powell's first sweep (a small budget rarely allows more) visits the parameters of the
-    # largest misfit first: placebo entry inflation, then each hypothesis's own treatment parameters
-    "plasticity": ["mood.scales.entry_inflation", "plasticity.consolidation.late_lifetime",
-                   "plasticity.bdnf.creb_max", "plasticity.bdnf.release_glutamate"],
-    "monoamine": ["mood.scales.entry_inflation", "mood.monoamine.max_relief", "mood.monoamine.half_index"],
+    # the calibrated parameters the encoded fit targets constrain, ordered so that Powell's first sweep visits the
+    # largest misfits first (trial-level placebo and drug response, then ketamine, then VNS)
+    "plasticity": ["brain.expectancy.w_vta", "plasticity.bdnf.w_da", "plasticity.bdnf.creb_max",
+                   "population.placebo.sd", "population.episode.sd", "population.capacity.sd",
+                   "brain.circuit.w_5ht_sgacc", "brain.circuit.w_da_reward", "mood.scales.entry_inflation",
+                   "plasticity.bdnf.release_glutamate", "population.trd.stress_median", "placebo.expectancy.implant",
+                   "plasticity.consolidation.late_lifetime"],
+    "monoamine": ["mood.monoamine.max_relief", "mood.monoamine.half_index"],
 }
-# Held at their registry values to keep a fit to ~10 s per evaluation (each new parameter set re-settles the
-# population's baseline): mTOR gain (ketamine; release_glutamate carries the 24-h response) and the placebo
-# entry-inflation time constant.
 NOT_FITTED = {
+    "therapy.cbt.session_dlpfc_drive": "set by hand so CBT matches medication at week 16 (DeRubeis 2005; issue 5), no clinical-targets.md row",
+    "therapy.cbt.practice_dlpfc_drive": "as above (DeRubeis 2005)",
+    "therapy.cbt.practice_reward_drive": "as above (DeRubeis 2005)",
+    "therapy.ba.session_dlpfc_drive": "set by hand so BA matches CBT (Dimidjian 2006; issue 5), no clinical-targets.md row",
+    "therapy.ba.practice_dlpfc_drive": "as above (Dimidjian 2006)",
+    "therapy.ba.practice_reward_drive": "as above (Dimidjian 2006)",
     "plasticity.structural.mtor_max": "held (cost); release_glutamate carries the ketamine 24-h target",
     "mood.scales.entry_inflation_time": "held (cost); entry_inflation carries the placebo target",
     "mood.severity.midpoint": "baseline-severity anchor; no baseline row in clinical-targets.md encoded",
