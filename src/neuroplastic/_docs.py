@@ -40,8 +40,9 @@ def parameter_table_markdown(params: ParameterSet | None = None) -> str:
     """The whole parameter registry as Markdown tables, one per module (the first two parts of each name).
 
     Modules appear in the order of their first declaration in the registry files, parameters in declaration
-    order. Each row gives the name, the value and unit as declared, the plausible range and the literature
-    source or, for fitted parameters, the clinical target it was calibrated against.
+    order. Each row gives the name, the value the model runs with (for a parameter moved by the adopted
+    calibration set, also its prior: the registry value before calibration), the unit, the plausible range and
+    the literature source or, for fitted parameters, the clinical target it was calibrated against.
 
     Parameters
     ----------
@@ -63,6 +64,8 @@ def parameter_table_markdown(params: ParameterSet | None = None) -> str:
     ['30', 'hour']
     """
     p = params or default_parameters()
+    from .params._registry import _load_files
+    prior = {k: v.value for k, v in _load_files().items()}  # registry values before any adopted calibration
     groups: dict[str, list] = {}
     for name in p:
         par = p[name]
@@ -76,7 +79,10 @@ def parameter_table_markdown(params: ParameterSet | None = None) -> str:
         lines.append("| " + " | ".join(HEADER) + " |")
         lines.append("|" + "|".join("---" for _ in HEADER) + "|")
         for par in pars:
-            cells = (f"`{par.name}`", _num(par.value), _cell(par.unit), f"{_num(par.low)} – {_num(par.high)}",
+            val = _num(par.value)
+            if par.name in prior and abs(prior[par.name] - par.value) > 1e-12 * max(1.0, abs(par.value)):
+                val += f" (prior {_num(prior[par.name])})"
+            cells = (f"`{par.name}`", val, _cell(par.unit), f"{_num(par.low)} – {_num(par.high)}",
                      _cell(_origin(par)))
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
