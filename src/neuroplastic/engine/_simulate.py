@@ -206,19 +206,33 @@ def _run_chunk(job):
     return run_arm(scenario, treatments, patients, params, frozen=frozen, out_times=out_times)
 
 
+def default_chunk(scenario: Scenario, out_times=None, budget: float = 256e6) -> int:
+    """Patients per chunk: large enough to amortise numpy's per-call overhead (about 10,000), small enough that a
+    chunk's stored outputs stay within ``budget`` bytes (long runs with the full output grid)."""
+    if out_times is not None:
+        T = len(out_times)
+    else:
+        T = int(np.floor(scenario.duration / scenario.output_every + 1e-9)) + 1
+    per_patient = T * 8.0 * (len(BrainModel.layout) + 80)  # stored state + observables, both float64
+    return int(np.clip(budget // per_patient, 500, 10_000))
+
+
 def simulate_arms(scenario: Scenario, params: ParameterSet | None = None, *, frozen=(), progress=None,
-                  out_times=None, chunk: int = 2000, workers: int | None = None, scheduler: str | None = None,
-                  checkpoint=None):
-    """Every arm, with its patients simulated in chunks of at most ``chunk`` patients.
+                  out_times=None, chunk: int | None = None, workers: int | None = None, scheduler: str | None = None,
+                  checkpoint=None, processes: int | None = None):
+    """Every arm, with its patients simulated in chunks of at most ``chunk`` patients (default:
+    :func:`default_chunk`).
 
     Memory stays bounded, and since each patient has its own random stream and converges on its own, the numbers
-    do not depend on the chunking or on where a chunk runs: in-process (default), on ``workers`` local Dask
-    worker processes, or on an existing Dask ``scheduler`` ("tcp://host:port"). With ``checkpoint`` (a
-    :class:`Checkpoint`), finished chunks are stored and a rerun skips them (``--resume``).
+    do not depend on the chunking or on where a chunk runs: in-process, in a local process pool (the default for
+    cohorts of 20,000 patients or more: one process per CPU; ``processes`` sets the number, 0 runs in-process),
+    on ``workers`` local Dask worker processes, or on an existing Dask ``scheduler`` ("tcp://host:port"). With
+    ``checkpoint`` (a :class:`Checkpoint`), finished chunks are stored and a rerun skips them (``--resume``).
     """
-    from ._backends import executor
+    from ._backends import auto_processes, executor
 
     params = params or default_parameters()
+    chunk = chunk or default_chunk(scenario, out_times)
     pats = {name: patients_from(scenario, k) for k, (name, _) in enumerate(scenario.arm_list())}
     jobs, keys = [], []
     for name, trs in scenario.arm_list():
@@ -228,25 +242,21 @@ def simulate_arms(scenario: Scenario, params: ParameterSet | None = None, *, fro
             jobs.append((scenario, trs, _subset(pats[name], slice(a, min(a + chunk, n))), params, frozen, out_times))
     done = {k: checkpoint.load(k) for k in keys} if checkpoint is not None else {}
     todo = [i for i, k in enumerate(keys) if done.get(k) is None]
+    if processes is None:
+        processes = auto_processes(len(todo), sum(len(jobs[i][2].ids) for i in todo))
     if len(todo) == len(keys) == 1 and not workers and scheduler is None:
         done[keys[0]] = run_arm(*jobs[0][:4], frozen=frozen, progress=progress, out_times=out_times)
     elif todo:
-        with executor(workers, scheduler) as run_all:
-            if checkpoint is None:
-                for i, r in zip(todo, run_all(_run_chunk, [jobs[i] for i in todo])):
-                    done[keys[i]] = r
-            else:  # store each batch as it finishes so an interrupted run can resume
-                step = max(1, (workers or 1) * 2)
-                for b in range(0, len(todo), step):
-                    batch = todo[b:b + step]
-                    for i, r in zip(batch, run_all(_run_chunk, [jobs[i] for i in batch])):
-                        done[keys[i]] = r
-                        checkpoint.store(keys[i], r)
-                    if progress is not None:
-                        progress(b + len(batch), len(todo))
+        with executor(workers, scheduler, processes) as imap:
+            for n_done, (i, r) in enumerate(zip(todo, imap(_run_chunk, [jobs[i] for i in todo])), 1):
+                done[keys[i]] = r
+                if checkpoint is not None:  # store each chunk as it finishes so an interrupted run can resume
+                    checkpoint.store(keys[i], r)
+                if progress is not None:
+                    progress(n_done, len(todo))
     runs = {}
     for name, _ in scenario.arm_list():
-        parts = [done[k] for k in keys if k[0] == name]
+        parts = [done.pop(k) for k in keys if k[0] == name]
         runs[name] = parts[0] if len(parts) == 1 else _concat(parts)
     return pats, runs
 
