@@ -73,3 +73,80 @@ def test_sessions_and_pulses_match_reference():
     ref = reference_run(sc, sc.treatments, pts, p)
     for k in ("hamd17_expected", "ltp_early", "ltp_late", "spine_density", "bdnf"):
         assert np.max(np.abs(fast.observed[k] - ref[k])) < 0.02 * max(1.0, np.max(np.abs(ref[k]))), k
+
+
+# -- the exponential integrator against fine classical RK4 -------------------------------------------------------
+INTEGRATOR_CASES = {
+    "escitalopram": {"duration": "3 weeks", "output_every": "1 day",
+                     "treatments": [{"drug": "escitalopram", "dose": "10 mg", "every": "1 day"}]},
+    "ketamine infusions (fast burst)": {"duration": "1 week", "output_every": "2 h", "treatments": [
+        {"drug": "ketamine", "dose": "0.5 mg/kg", "route": "iv", "infusion": "40 min", "at": ["0 days", "3 days"]}]},
+    "rTMS (daily sessions, episodes)": {"duration": "2 weeks", "output_every": "6 h",
+                                        "treatments": [{"tms": {"protocol": "10hz", "days": "weekdays"}}]},
+    "CBT (weekly sessions, practice, expectancy)": {"duration": "3 weeks", "output_every": "12 h", "treatments": [
+        {"psychotherapy": {"kind": "cbt", "every": "1 week", "sessions": 4}}, {"placebo": {"form": "pill"}}]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(INTEGRATOR_CASES))
+def test_default_integrator_matches_fine_rk4(name):
+    """ETDRK4 at its default steps (up to 6 h) against classical RK4 at 10-minute steps (itself within 1e-4
+    HAM-D17 points of the solve_ivp reference on these scenarios)."""
+    from neuroplastic.population import sample_patients
+    sc = npl.Scenario.build(**INTEGRATOR_CASES[name])
+    pts = sample_patients(2, "mdd", seed=3)
+    p = default_parameters()
+    fast = run_arm(sc, sc.treatments, pts, p)
+    fine = run_arm(sc, sc.treatments, pts, p, method="rk4", h_max=600.0)
+    assert np.max(np.abs(fast.observed["hamd17_expected"] - fine.observed["hamd17_expected"])) < 0.02
+    for k in ("ltp_early", "ltp_late", "spine_density", "bdnf"):
+        assert np.max(np.abs(fast.observed[k] - fine.observed[k])) < 1e-3 * max(1.0, np.max(np.abs(fine.observed[k]))), k
+
+
+def test_linear_decay_is_the_exact_self_term():
+    """BrainModel.linear_decay lists exact -y/tau terms: what remains of rhs has (almost) no self-dependence."""
+    from neuroplastic.brain import BrainModel
+    p = default_parameters()
+    m = BrainModel(p)
+    lam = m.linear_decay()
+    assert lam.shape == (len(m.layout),) and np.all(lam >= 0) and lam.any()
+    y = np.array(m.baseline(np.array([1.0, 1.5])))
+    y[:, m.layout.index["ltp_early"]] = [0.02, 0.3]
+    inp = m.null_inputs(2)
+    inp["sert_occupancy"] = inp["sert_occupancy"] + 0.8
+    N = lambda z: m.rhs(z, inp) + lam * z
+    for i in np.flatnonzero(lam):
+        e = 1e-6
+        z = y.copy()
+        z[:, i] += e
+        self_rate = (N(z)[:, i] - N(y)[:, i]) / e
+        assert np.all(np.abs(self_rate) < 0.5 * lam[i]), m.layout.names[i]  # feedback only, no second decay
+
+
+def test_chunks_and_sub_steps_give_identical_numbers():
+    """Sub-stepping is decided per patient, so chunking cannot change a single bit."""
+    from neuroplastic.engine._simulate import simulate_arms
+    sc = npl.Scenario.build(duration="1 week", seed=4, patients={"n": 7, "population": "mdd"},
+                            treatments=[{"tms": {"protocol": "itbs", "days": "daily"}},
+                                        {"drug": "ketamine", "dose": "0.5 mg/kg", "route": "iv", "infusion": "40 min",
+                                         "at": ["2 days"]}])
+    _, a = simulate_arms(sc, chunk=7, processes=0)
+    _, b = simulate_arms(sc, chunk=3, processes=0)
+    _, c = simulate_arms(sc, chunk=2, processes=2)
+    for k in ("hamd17_expected", "ltp_late", "spine_density"):
+        assert np.array_equal(a["treatment"].observed[k], b["treatment"].observed[k]), k
+        assert np.array_equal(a["treatment"].observed[k], c["treatment"].observed[k]), k
+
+
+def test_newton_steady_state_is_a_fixed_point_per_patient():
+    from neuroplastic.brain import BrainModel
+    from neuroplastic.population import sample_patients
+    p = default_parameters()
+    pts = sample_patients(40, "trd", seed=2)
+    m = BrainModel(p)
+    y = np.array(m.baseline(pts.stress, pts.capacity, pts.episode_rate))
+    m._mask[m.layout.index["stress_load"]] = 0.0  # held while the baseline settles
+    g = m.rhs(y, m.null_inputs(len(y))) * m.layout.timescales
+    assert np.max(np.abs(g)) < 1e-9
+    one = np.array(m.baseline(pts.stress[5:6], pts.capacity[5:6], pts.episode_rate[5:6]))
+    assert np.array_equal(one[0], y[5])

@@ -25,15 +25,17 @@ def _as_scenario(scenario) -> Scenario:
 
 def simulate(scenario, *, params: ParameterSet | None = None, frozen: tuple[str, ...] = (), progress=None,
              keep: str = "auto", workers: int | None = None, scheduler: str | None = None,
-             checkpoint_dir=None, chunk: int = 2000) -> Result:
+             checkpoint_dir=None, chunk: int | None = None) -> Result:
     """Run a scenario and return a :class:`~neuroplastic.results.Result`.
 
     ``scenario`` is a :class:`Scenario`, a mapping with the YAML keys, YAML text or a path to a YAML file.
     ``frozen`` holds module prefixes whose slow state is kept fixed (``("plasticity",)`` removes all plasticity).
     ``keep`` chooses the output times: ``"full"`` (the ``output_every`` grid), ``"visits"`` (the scenario's
     visits only) or ``"auto"`` (visits for cohorts that define them, the full grid otherwise).
-    Patients run in chunks of ``chunk``: in-process by default, on ``workers`` local Dask worker processes, or on
-    an existing Dask ``scheduler`` address; the numbers are identical either way. With ``checkpoint_dir`` every
+    Patients run in chunks of ``chunk`` (default: about 10,000, fewer when many outputs are kept): in-process for
+    small cohorts, in a local process pool with one process per CPU for cohorts of 20,000 patients or more
+    (``NEUROPLASTIC_PROCESSES=1`` keeps them in-process), on ``workers`` local Dask worker processes, or on an
+    existing Dask ``scheduler`` address; the numbers are identical either way. With ``checkpoint_dir`` every
     finished chunk is stored there and a rerun with the same scenario and parameters skips it (resume).
 
     Example

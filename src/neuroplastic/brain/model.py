@@ -196,6 +196,23 @@ class BrainModel:
         d["monoamine_index"] = (x - v["monoamine_index"]) / self.p_mono["lag"]
         return dy * self._mask
 
+    def linear_decay(self) -> np.ndarray:
+        """Rates lam (1/s) of the exact ``-y/tau`` terms in :meth:`rhs` (0 where there is none), shape (n_states,).
+
+        For the engine's exponential integrator, which integrates ``-lam * y`` exactly: the fast decays (hours) that
+        would otherwise limit the step, and the relaxations whose target does not depend on the variable itself.
+        Keep in step with :meth:`rhs` (tests/test_engine.py checks that the remainder has no such self-term).
+        """
+        lam = np.zeros(len(self.layout))
+        i = self.layout.index
+        lam[i["bdnf"]] = 1.0 / self.p_bdnf["protein_time"]
+        lam[i["ltp_early"]] = 1.0 / self.p_con["early_time"]
+        lam[i["plasticity_proteins"]] = 1.0 / self.p_con["protein_time"]
+        lam[i["creb"]] = 1.0 / self.p_bdnf["creb_time"]
+        lam[i["bcm_threshold"]] = 1.0 / self.p_meta["time"]
+        lam[i["monoamine_index"]] = 1.0 / self.p_mono["lag"]
+        return lam * self._mask
+
     # -- episodes (millisecond-scale sessions) -------------------------------------------------------------
     def apply_episode(self, y: np.ndarray, episode) -> np.ndarray:
         """Apply a session's millisecond-scale result: the early change of the stimulated synapses.

@@ -14,7 +14,7 @@ from ..pharmacology import DRUGS, TARGETS, build_pk_system, occupancy
 from ..scenario import Scenario
 from ._calendar import build_calendar
 from ._integrate import integrate, make_grid, refine
-from ._pk_profile import pk_profile
+from ._pk_profile import PKStream
 
 
 @dataclass(frozen=True)
@@ -62,41 +62,109 @@ class ArmRun:
     sessions: list
 
 
+H_MAX = 6 * HOUR      # longest step of the exponential integrator (smooth inputs)
+H_AFTER = HOUR         # first step after an event (dose, infusion edge, session, pulse edge); steps then grow
+
+
 def run_arm(scenario: Scenario, treatments, patients: Patients, params: ParameterSet, *,
-            frozen: tuple[str, ...] = (), h_max: float = HOUR, progress=None, out_times=None) -> ArmRun:
+            frozen: tuple[str, ...] = (), h_max: float | None = None, progress=None, out_times=None,
+            method: str | None = None, h_after: float | None = None, tol: float | None = None, h_fine: float | None = None) -> ArmRun:
+    """One arm for a group of patients, on the output grid.
+
+    Inputs (PK, occupancies, pulses) are computed one fine time at a time as the integrator asks for them and
+    only the output nodes are kept, so memory is O(patients x (outputs + a few)). ``method`` is ``"etdrk4"``
+    (default: steps up to ``h_max`` = 6 h, refined after events from ``h_after`` = 1 h) or ``"rk4"`` (the former
+    classical RK4, default ``h_max`` = 1 h, no refinement).
+    """
     cal = build_calendar(treatments, scenario.duration, patients.weight, params, patients.placebo,
                          expectancy=scenario.models_expectancy)
+    model = BrainModel(params, scenario.hypothesis, frozen, scenario.ketamine_mechanism)
+    lam = model.linear_decay() if hasattr(model, "linear_decay") else None
+    if method is None:
+        method = "etdrk4" if lam is not None and np.any(lam) else "rk4"
+    if method == "etdrk4":
+        h_max = H_MAX if h_max is None else h_max
+        h_after = H_AFTER if h_after is None else h_after
+    else:
+        h_max = HOUR if h_max is None else h_max
     windows = [(pl.start, pl.end) for pl in cal.pulses if pl.end - pl.start <= 6 * HOUR]
+    windows += [(d.time, d.time + d.duration) for d in cal.doses if 0 < d.duration <= 6 * HOUR]  # short infusions
     nodes, out_idx = make_grid(scenario.duration, scenario.output_every, cal.times(), h_max=h_max,
-                               fine_windows=windows, out_times=out_times)
+                               fine_windows=windows, out_times=out_times, h_after=h_after,
+                               **({} if h_fine is None else {"h_fine": h_fine}))
     fine = refine(nodes)
     P = patients.n
+    T = len(out_idx)
     base = BrainModel.null_inputs(P)  # every channel at its resting level
-    channels = {k: np.repeat(v[None, :], len(fine), axis=0) for k, v in base.items()}
     key = np.round(fine, 6)
     # piecewise-constant inputs; outputs report the left limit at a switching instant (the state "just before"
     # a session or the first placebo pill), so the score at a start time is the pre-treatment score
     left = {}
     out_key = key[0::2][out_idx]
+    spans = []  # (first fine index on, first fine index off, pulse): on for key in [start, end)
     for pl in cal.pulses:
-        on = (key >= round(pl.start, 6)) & (key < round(pl.end, 6))
-        channels[pl.channel][on] += pl.value[None, :]
+        spans.append((int(np.searchsorted(key, round(pl.start, 6))), int(np.searchsorted(key, round(pl.end, 6))), pl))
         lon = (out_key > round(pl.start, 6)) & (out_key <= round(pl.end, 6))
-        left.setdefault(pl.channel, np.zeros((len(out_key), P)))[lon] += pl.value[None, :]
-    plasma: dict[str, np.ndarray] = {}
+        left.setdefault(pl.channel, np.zeros((T, P)))[lon] += pl.value[None, :]
+    switch = {j for a, b, _ in spans for j in (a, b)}  # fine indices where a pulse starts or ends
+    pulse_channels = sorted({pl.channel for pl in cal.pulses})
     routes = cal.drug_routes()
+    stream = None
     if routes:
         system = build_pk_system(routes, params, patients.weight, patients.cyp2c19, patients.cyp2d6)
-        amounts = pk_profile(system, cal.doses, fine)
-        conc = system.concentrations(amounts)          # (Tf, P) kg/m^3
+        stream = PKStream(system, cal.doses, fine)
+    out_fine = {int(2 * k) for k in out_idx.tolist()}
+    plasma: dict[str, np.ndarray] = {}
+    node_inputs = {k: np.empty((T, P)) for k in base}
+    state = {"j": -1, "right": None, "left": None}
+
+    def occupancies(ch, x):
+        conc = system.concentrations(x)  # kg/m^3
         for target in TARGETS:
             occ = occupancy(conc, params, target)
             if occ is not None:
-                channels[f"{target}_occupancy"] = occ
-        plasma = {c: v[0::2][out_idx] for c, v in conc.items()}
-    model = BrainModel(params, scenario.hypothesis, frozen, scenario.ketamine_mechanism)
+                ch[f"{target}_occupancy"] = occ
+        return conc
+
+    def pulses_on(j, left):
+        ch = dict(base)
+        on = {}
+        for a, b, pl in spans:
+            if (a < j <= b) if left else (a <= j < b):
+                v = on.setdefault(pl.channel, base[pl.channel].copy())
+                v += pl.value
+        ch.update(on)
+        return ch
+
+    def inputs_at(j):
+        """Input channels just before and just after fine time j (the same dict where nothing switches)."""
+        right = pulses_on(j, False)
+        if stream is not None:
+            x = stream.x if j == 0 else stream.advance()
+            conc = occupancies(right, x)
+        left = right
+        if j > 0 and (j in switch or (stream is not None and stream.left is not stream.x)):
+            left = pulses_on(j, True)
+            if stream is not None:
+                occupancies(left, stream.left)
+        if j in out_fine:
+            for i, k in enumerate(out_idx.tolist()):
+                if 2 * k == j:
+                    for name, v in right.items():
+                        node_inputs[name][i] = v
+                    if stream is not None:
+                        for c, v in conc.items():
+                            plasma.setdefault(c, np.empty((T, P)))[i] = v
+        return left, right
+
+    def inputs(j, side="right"):
+        if j != state["j"]:
+            assert j == state["j"] + 1, "inputs are computed in order"
+            state["j"] = j
+            state["left"], state["right"] = inputs_at(j)
+        return state[side]
+
     y0 = model.baseline(patients.stress, patients.capacity, patients.episode_rate).copy()
-    inputs = lambda j: {k: v[j] for k, v in channels.items()}
     episodes = None
     if cal.episodes:
         at: dict[int, list] = {}
@@ -108,15 +176,17 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
             for e in at.get(k, ()):
                 y = model.apply_episode(y, e)
             return y
-    ys = integrate(model.rhs, y0, nodes, inputs, episodes=episodes, progress=progress)
-    y_out = ys[out_idx]
-    node_inputs = {k: v[0::2][out_idx] for k, v in channels.items()}
-    for k, lv in left.items():
-        node_inputs[k] = base[k][None, :] + lv  # pulse-only channels: resting level plus pulses on (t-, t]
-    T = len(out_idx)
+    y_out = integrate(model.rhs, y0, nodes, inputs, episodes=episodes, progress=progress, linear=lam,
+                      store=out_idx, method=method, **({} if tol is None else {"tol": tol}))
+    if len(nodes) == 1:  # nothing to integrate: the inputs at t = 0 were never asked for
+        inputs(0)
+    for k in pulse_channels:
+        if k in left:
+            node_inputs[k] = base[k][None, :] + left[k]  # pulse-only channels: resting level plus pulses on (t-, t]
     flat_inp = {k: v.reshape(T * P) for k, v in node_inputs.items()}
-    obs = model.observe(y_out.reshape(T * P, -1), flat_inp)
-    obs = {k: np.asarray(v).reshape(T, P) for k, v in obs.items()}
+    y_flat = np.asfortranarray(y_out.reshape(T * P, -1))
+    obs = model.observe(y_flat, flat_inp)
+    obs = {k: np.ascontiguousarray(np.asarray(v)).reshape(T, P) for k, v in obs.items()}
     return ArmRun(nodes[out_idx], plasma, node_inputs, obs, cal.doses, [e.time for e in cal.episodes])
 
 
@@ -136,19 +206,33 @@ def _run_chunk(job):
     return run_arm(scenario, treatments, patients, params, frozen=frozen, out_times=out_times)
 
 
+def default_chunk(scenario: Scenario, out_times=None, budget: float = 256e6) -> int:
+    """Patients per chunk: large enough to amortise numpy's per-call overhead (about 10,000), small enough that a
+    chunk's stored outputs stay within ``budget`` bytes (long runs with the full output grid)."""
+    if out_times is not None:
+        T = len(out_times)
+    else:
+        T = int(np.floor(scenario.duration / scenario.output_every + 1e-9)) + 1
+    per_patient = T * 8.0 * (len(BrainModel.layout) + 80)  # stored state + observables, both float64
+    return int(np.clip(budget // per_patient, 500, 10_000))
+
+
 def simulate_arms(scenario: Scenario, params: ParameterSet | None = None, *, frozen=(), progress=None,
-                  out_times=None, chunk: int = 2000, workers: int | None = None, scheduler: str | None = None,
-                  checkpoint=None):
-    """Every arm, with its patients simulated in chunks of at most ``chunk`` patients.
+                  out_times=None, chunk: int | None = None, workers: int | None = None, scheduler: str | None = None,
+                  checkpoint=None, processes: int | None = None):
+    """Every arm, with its patients simulated in chunks of at most ``chunk`` patients (default:
+    :func:`default_chunk`).
 
     Memory stays bounded, and since each patient has its own random stream and converges on its own, the numbers
-    do not depend on the chunking or on where a chunk runs: in-process (default), on ``workers`` local Dask
-    worker processes, or on an existing Dask ``scheduler`` ("tcp://host:port"). With ``checkpoint`` (a
-    :class:`Checkpoint`), finished chunks are stored and a rerun skips them (``--resume``).
+    do not depend on the chunking or on where a chunk runs: in-process, in a local process pool (the default for
+    cohorts of 20,000 patients or more: one process per CPU; ``processes`` sets the number, 0 runs in-process),
+    on ``workers`` local Dask worker processes, or on an existing Dask ``scheduler`` ("tcp://host:port"). With
+    ``checkpoint`` (a :class:`Checkpoint`), finished chunks are stored and a rerun skips them (``--resume``).
     """
-    from ._backends import executor
+    from ._backends import auto_processes, executor
 
     params = params or default_parameters()
+    chunk = chunk or default_chunk(scenario, out_times)
     pats = {name: patients_from(scenario, k) for k, (name, _) in enumerate(scenario.arm_list())}
     jobs, keys = [], []
     for name, trs in scenario.arm_list():
@@ -158,25 +242,21 @@ def simulate_arms(scenario: Scenario, params: ParameterSet | None = None, *, fro
             jobs.append((scenario, trs, _subset(pats[name], slice(a, min(a + chunk, n))), params, frozen, out_times))
     done = {k: checkpoint.load(k) for k in keys} if checkpoint is not None else {}
     todo = [i for i, k in enumerate(keys) if done.get(k) is None]
+    if processes is None:
+        processes = auto_processes(len(todo), sum(len(jobs[i][2].ids) for i in todo))
     if len(todo) == len(keys) == 1 and not workers and scheduler is None:
         done[keys[0]] = run_arm(*jobs[0][:4], frozen=frozen, progress=progress, out_times=out_times)
     elif todo:
-        with executor(workers, scheduler) as run_all:
-            if checkpoint is None:
-                for i, r in zip(todo, run_all(_run_chunk, [jobs[i] for i in todo])):
-                    done[keys[i]] = r
-            else:  # store each batch as it finishes so an interrupted run can resume
-                step = max(1, (workers or 1) * 2)
-                for b in range(0, len(todo), step):
-                    batch = todo[b:b + step]
-                    for i, r in zip(batch, run_all(_run_chunk, [jobs[i] for i in batch])):
-                        done[keys[i]] = r
-                        checkpoint.store(keys[i], r)
-                    if progress is not None:
-                        progress(b + len(batch), len(todo))
+        with executor(workers, scheduler, processes) as imap:
+            for n_done, (i, r) in enumerate(zip(todo, imap(_run_chunk, [jobs[i] for i in todo])), 1):
+                done[keys[i]] = r
+                if checkpoint is not None:  # store each chunk as it finishes so an interrupted run can resume
+                    checkpoint.store(keys[i], r)
+                if progress is not None:
+                    progress(n_done, len(todo))
     runs = {}
     for name, _ in scenario.arm_list():
-        parts = [done[k] for k in keys if k[0] == name]
+        parts = [done.pop(k) for k in keys if k[0] == name]
         runs[name] = parts[0] if len(parts) == 1 else _concat(parts)
     return pats, runs
 

@@ -19,13 +19,48 @@ from dataclasses import dataclass, field
 from math import log
 
 import numpy as np
-from scipy.linalg import expm
 
 from .._units import Q_
 from ..params import ParameterSet
 from ._drugs import DRUGS
 
 LN2 = log(2.0)
+
+
+def expm_batched(M: np.ndarray) -> np.ndarray:
+    """Matrix exponential of every matrix in a stack (..., n, n), each on its own.
+
+    Scaling and squaring with a degree-18 Taylor polynomial (truncation error below 1e-20 relative once the scaled
+    norm is at most 1/2). The scaling is chosen per matrix, so a matrix's result never depends on the others in
+    the stack (a cohort's chunking cannot change the numbers). Much faster than looping scipy's expm over
+    thousands of tiny matrices.
+
+    Example
+    -------
+    >>> A = np.array([[[-1.0, 0.0], [1.0, -2.0]]])
+    >>> E = expm_batched(A)
+    >>> round(float(E[0, 0, 0]), 12) == round(float(np.exp(-1.0)), 12)
+    True
+    """
+    M = np.asarray(M, float)
+    shape = M.shape
+    n = shape[-1]
+    M = M.reshape(-1, n, n)
+    out = np.empty_like(M)
+    norm = np.max(np.sum(np.abs(M), axis=-1), axis=-1)
+    with np.errstate(divide="ignore"):
+        s = np.where(norm > 0.5, np.ceil(np.log2(np.maximum(norm, 0.5) / 0.5)), 0.0).astype(int)
+    eye = np.eye(n)
+    for sv in np.unique(s):
+        sel = np.flatnonzero(s == sv)
+        X = M[sel] / (2.0 ** sv)
+        E = eye + X / 18.0
+        for k in range(17, 0, -1):  # Horner: I + X/1 (I + X/2 (... (I + X/18)))
+            E = eye + (X @ E) / k
+        for _ in range(sv):
+            E = E @ E
+        out[sel] = E
+    return out.reshape(shape)
 
 
 def _per_kg(params: ParameterSet, name: str) -> bool:
@@ -151,11 +186,11 @@ class PKSystem:
                 M = np.zeros((P, 2 * n, 2 * n))
                 M[:, :n, :n] = self._A * h
                 M[:, :n, n:] = np.eye(n) * h
-                E = expm(M)
+                E = expm_batched(M)
                 hit = (E[:, :n, :n], E[:, :n, n:])
             else:
-                hit = (expm(self._A * h), None)
-            if len(self._cache) > 64:
+                hit = (expm_batched(self._A * h), None)
+            if len(self._cache) > 256:
                 self._cache.clear()
             self._cache[key] = hit
         return hit
