@@ -125,8 +125,8 @@ class _EtdCoefficients:
         self._cache: dict = {}
 
     def __call__(self, h: float):
-        key = round(h, 6)
-        hit = self._cache.get(key)
+        key = float(h)  # the exact step: a rounded key would hand one step the weights of a slightly different one,
+        hit = self._cache.get(key)  # and which one came first depends on the other patients of the chunk
         if hit is None:
             z = -self.lam * h
             p1h, _, _ = _phi(0.5 * z)
