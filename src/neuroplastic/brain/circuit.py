@@ -30,7 +30,7 @@ def sat(v, vs):
 
 
 def solve(p: dict, *, m5, mne, mda, spines, efficacy, n_mature, stress, sigma_s, theta_d, theta_s, u_d, burst,
-          u_r=0.0, iterations: int = 6):
+          u_r=0.0, iterations: int = 5):
     """Regional rates (Hz): dlPFC, sgACC, hippocampus, reward.
 
     Example

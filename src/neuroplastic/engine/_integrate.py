@@ -172,7 +172,7 @@ SUBSTEPS = (2, 4, 8, 16, 32)
 def integrate(rhs: Rhs, y0: np.ndarray, nodes: np.ndarray, inputs: Callable[[int], dict],
               episodes: Callable[[int, np.ndarray], np.ndarray] | None = None,
               progress: Callable[[int, int], None] | None = None, *, linear: np.ndarray | None = None,
-              store=None, method: str | None = None, tol: float | None = 3e-4) -> np.ndarray:
+              store=None, method: str | None = None, tol: float | None = 3e-3) -> np.ndarray:
     """Integrate over ``nodes``; ``inputs(j, side)`` gives the input channels at fine index j (2k = node k, 2k+1 =
     midpoint) just before (``side="left"``) or just after (``"right"``) that time, asked for in increasing j (so
     the caller may compute them on the fly). A step ending at an event uses the values just before it.
