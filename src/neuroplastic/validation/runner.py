@@ -111,19 +111,26 @@ def _change_series(run, scale, params):
 
 
 def _with_attrition(attrition, scale, when, rate_at):
-    """A rate at the exit ``when`` as the source computed it under attrition: a fraction f of patients leaves at a
-    time uniform over (0, when]; for ``failure`` scales a missing exit rating counts as not meeting the criterion,
-    for ``locf`` scales the last rating before leaving is the exit rating."""
+    """A rate at the exit ``when`` as the source computed it under attrition: a fraction f of patients leaves, at
+    times spread over the periods of ``timing`` ([start, end, share] rows; uniform within a period, a point when
+    start = end; default uniform over (0, when]). For ``failure`` scales a missing exit rating counts as not
+    meeting the criterion; for ``locf`` scales the last rating before leaving is the exit rating (a patient who
+    leaves at baseline keeps the baseline score)."""
     if not attrition:
         return rate_at(when)
     f = float(attrition["fraction"])
     rule = attrition.get("missing_exit", {}).get(scale, "failure")
     if rule == "failure":
         return (1.0 - f) * rate_at(when)
-    if rule == "locf":
-        drop = np.linspace(0.0, when, 29)[1:]  # midpoint-free grid over (0, when]
-        return (1.0 - f) * rate_at(when) + f * float(np.mean([rate_at(t) for t in drop]))
-    raise ValueError(f"attrition rule {rule!r}: expected failure or locf")
+    if rule != "locf":
+        raise ValueError(f"attrition rule {rule!r}: expected failure or locf")
+    timing = attrition.get("timing") or [["0 days", f"{when} days", 1.0]]
+    left = 0.0
+    for a, b, share in timing:
+        a, b = days(a), min(days(b), when)
+        ts = [a] if b <= a else list(a + (b - a) * (np.arange(12) + 0.5) / 12)
+        left += float(share) * float(np.mean([rate_at(t) for t in ts]))
+    return (1.0 - f) * rate_at(when) + f * left
 
 
 def compute(target: Target, sim: Simulator) -> float:
