@@ -37,6 +37,16 @@ def hypothesis_parameters(hypothesis: str):
     return p
 
 
+def _newest_with_cv(hypothesis: str) -> dict | None:
+    """The newest calibration set of ``hypothesis`` that carries cross-validation folds."""
+    from .calibrate import calibration_dir, next_version
+    for v in range(next_version(hypothesis, calibration_dir()) - 1, 0, -1):
+        doc = load_set(hypothesis, v)
+        if doc and doc.get("cross_validation"):
+            return doc
+    return None
+
+
 def run_validation(out_dir: Path, *, hypotheses=("plasticity", "monoamine"), cross_validate: bool = True,
                    console=None, targets: list[str] | None = None, figures: bool = True) -> dict:
     """Run every target (or the ids in ``targets``) under each hypothesis; write ``validation.json`` (the rows of
@@ -55,8 +65,9 @@ def run_validation(out_dir: Path, *, hypotheses=("plasticity", "monoamine"), cro
         rows += r
     cv_rows = []
     plas = {r["target"]: r for r in by_hyp.get("plasticity", [])}
+    cv_doc = _newest_with_cv("plasticity")
     if cross_validate and "plasticity" in hypotheses:
-        doc = load_set("plasticity") or {}
+        doc = cv_doc or {}
         lit = literature_parameters()
         for c in doc.get("cross_validation", []):
             fam_t = [t for t in tg if t.family == c["held_out"]]
@@ -76,9 +87,12 @@ def run_validation(out_dir: Path, *, hypotheses=("plasticity", "monoamine"), cro
     npass = sum(r["passed"] for r in first)
     figs = figures and __import__("neuroplastic.validation.report", fromlist=["figures"]).figures(out, tg, sims) or []
     from .report import write_json, write_report
-    fitdoc = load_set("plasticity") or {}
+    from ..params._registry import load_calibration
+    shipped = load_calibration().get("name", "")
+    fitdoc = load_set("plasticity", int(shipped.split("-v")[-1])) if shipped else {}
     meta = {"params_version": hypothesis_parameters("plasticity").version, "seconds": time.time() - t0,
-            "fit": fitdoc.get("fit_report", {}), "adopted": bool(fitdoc.get("adopted")),
+            "fit": (fitdoc or {}).get("fit_report", {}), "adopted": bool(shipped), "shipped_set": shipped,
+            "cv_set": (cv_doc or {}).get("name"), "cv_method": ((cv_doc or {}).get("fit_report") or {}).get("method"),
             "default_version": default_parameters().version}
     write_json(out, first)  # the shipped parameter set's rows: what the pass count is about
     write_json(out, rows, "validation_all.json")  # plus the other hypothesis and the cross-validation folds

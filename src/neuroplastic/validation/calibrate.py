@@ -97,8 +97,14 @@ def objective_terms(values: dict, base: ParameterSet, hypothesis: str, fit_targe
 
 def fit(hypothesis: str = "plasticity", *, maxfev: int = 40, exclude_family: str | None = None,
         base: ParameterSet | None = None, log=print) -> dict:
-    """Fit ``FREE[hypothesis]`` to the fit targets (minus ``exclude_family``). Returns a report dict."""
-    base = base or literature_parameters()
+    """Fit ``FREE[hypothesis]`` to the fit targets (minus ``exclude_family``). Returns a report dict.
+
+    The plasticity fit starts from the registry's prior values (no calibration applied). Another hypothesis is
+    refitted on top of the shipped shared set (``default_parameters()``): only its own parameters move, so both
+    hypotheses share one parameter set for everything else."""
+    if base is None:
+        from ..params import default_parameters
+        base = literature_parameters() if hypothesis == "plasticity" else default_parameters()
     _, targets = load_targets()
     fit_targets = [t for t in targets if t.used_for == "fit" and t.family != exclude_family]
     names = FREE[hypothesis]

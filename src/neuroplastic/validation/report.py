@@ -77,17 +77,18 @@ def write_report(out: Path, rows: list[dict], by_hyp: dict, cv_rows: list[dict],
     L = [f"# neuroplastic validation report", "",
          f"**{npass}/{n} targets passed ({100 * npass / max(n, 1):.0f}%) with the shipped parameter set "
          f"({meta['params_version']}, hypothesis plasticity).**", "",
-         ("The calibrated set is adopted by `default_parameters()`." if meta.get("adopted") else
-          f"The calibrated set ships in data/calibration but is **not adopted** by `default_parameters()` "
-          f"(still {meta.get('default_version')}): adopting it changes single-patient behaviour that existing "
-          f"tests pin (SSRI halving within 10 weeks, lasting rTMS benefit, CBT by week 16, docs parameter table). "
-          f"Set `adopted: true` in the file to adopt it."), ""]
+         (f"The shipped calibration set is `{meta.get('shipped_set')}` (adopted by `default_parameters()`; "
+          f"method: {(meta.get('fit') or {}).get('method', 'see the set')}); on its fit targets the objective "
+          f"(sum of squared misfits in tolerance half-widths) went from {(meta.get('fit') or {}).get('objective_before')} "
+          f"at the registry's prior values to {(meta.get('fit') or {}).get('objective_after')}."
+          if meta.get("adopted") else "No calibration set is adopted: the registry's prior values are used."), ""]
     if mono:
         mp = sum(r["passed"] for r in mono.values())
         L += [f"Monoamine (chemical-imbalance) hypothesis, refitted on the same fit targets: {mp}/{len(mono)} passed.", ""]
-    L += ["Rates are expected values over the built-in 40-patient population (validation/population.py) with the "
-          "rater-noise model applied analytically (validation/runner.py). Tolerances and their reasons are in "
-          "data/targets.yaml; none was widened after seeing a result.", "",
+    L += ["Rates are expected values over a stratified 120-patient sample of the registry's populations "
+          "(validation/population.py; `trd` for the ketamine, esketamine and VNS trials) with the rater-noise model, "
+          "including the entry inflation of ratings, applied analytically (validation/runner.py). Tolerances and "
+          "their reasons are in data/targets.yaml; none was widened after seeing a result.", "",
           "## Held-out honesty", "",
           "Used for fitting (`fit`): " + ", ".join(r["target"] for r in plast.values() if r["used_for"] == "fit") + ".",
           "",
@@ -122,8 +123,9 @@ def write_report(out: Path, rows: list[dict], by_hyp: dict, cv_rows: list[dict],
         L.append("")
     if cv_rows:
         L += ["## Cross-validation (fit on all but one treatment family, predict it)", "",
-              "Each fold refits the free parameters from their literature values with the fit targets of the held-out "
-              "family removed (budget: `cv_maxfev` evaluations of bounded Powell), then predicts every target of that "
+              f"Folds from `{meta.get('cv_set')}`. Each fold refits the free parameters from the registry's prior "
+              "values with the fit targets of the held-out family removed (bounded Powell with a small budget), then "
+              "predicts every target of that family. The 'full fit' column is the shipped set, which saw every "
               "family. Small budgets may leave parameters at their starting values; the note says what moved.", "",
               "| held-out family | targets | passed (CV prediction) | passed (full fit) | note |", "|---|---|---|---|---|"]
         for c in cv_rows:
