@@ -106,3 +106,19 @@ def test_failed_run_leaves_nothing_and_resume_gives_the_same_file(tmp_path, monk
     _same_file(tmp_path / "memory" / "results.nc", out / "results.nc")
     assert summary == ref.summary == json.loads((out / "summary.json").read_text())
     assert (out / "overview.png").stat().st_size > 0
+
+
+def test_cli_streams_cohorts_to_the_same_file(tmp_path):
+    import subprocess
+    import sys
+
+    sc = tmp_path / "trial.yaml"
+    sc.write_text(TWO_ARMS)
+    out = tmp_path / "cli"
+    p = subprocess.run([sys.executable, "-m", "neuroplastic", "simulate", str(sc), "--out", str(out), "--keep", "full",
+                        "--no-figure"], capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    npl.simulate(TWO_ARMS, keep="full").save(tmp_path / "memory", figure=False)
+    _same_file(tmp_path / "memory" / "results.nc", out / "results.nc")
+    assert {f.name for f in out.iterdir()} == {"results.nc", "summary.json"}  # no .partial, no chunk files
+    assert not list(tmp_path.glob(".neuroplastic-*"))
