@@ -47,13 +47,30 @@ def simulate(scenario, *, params: ParameterSet | None = None, frozen: tuple[str,
     """
     sc = _as_scenario(scenario)
     params = params or default_parameters()
-    out_times = None
-    if sc.visits is not None and (keep == "visits" or (keep == "auto" and sc.n_patients > 1)):
-        out_times = [v for v in sc.visits if v <= sc.duration]
     from .engine._simulate import Checkpoint
     ck = Checkpoint(checkpoint_dir, sc, params) if checkpoint_dir is not None else None
-    patients, runs = simulate_arms(sc, params, frozen=frozen, progress=progress, out_times=out_times,
+    patients, runs = simulate_arms(sc, params, frozen=frozen, progress=progress, out_times=_out_times(sc, keep),
                                    workers=workers, scheduler=scheduler, checkpoint=ck, chunk=chunk)
     ds = build_dataset(sc, patients, runs, params)
     summary = build_summary(sc, ds, runs)
     return Result(ds, summary)
+
+
+def _out_times(sc: Scenario, keep: str):
+    if sc.visits is not None and (keep == "visits" or (keep == "auto" and sc.n_patients > 1)):
+        return [v for v in sc.visits if v <= sc.duration]
+    return None
+
+
+def _simulate_to_disk(scenario, out_dir, *, params: ParameterSet | None = None, keep: str = "auto",
+                      figure: bool = True, checkpoint_dir=None, **kw) -> dict:
+    """Like ``simulate(...).save(out_dir)`` with the same files, but each finished chunk of patients goes to disk
+    as it arrives and results.nc is assembled from the chunk files, so memory is bounded by a chunk rather than
+    the cohort (the command line's path for cohorts). Returns the summary."""
+    from .engine._simulate import Checkpoint
+    from .results._stream import save_streamed
+
+    sc = _as_scenario(scenario)
+    params = params or default_parameters()
+    ck = Checkpoint(checkpoint_dir, sc, params) if checkpoint_dir is not None else None
+    return save_streamed(sc, out_dir, params, figure=figure, out_times=_out_times(sc, keep), checkpoint=ck, **kw)

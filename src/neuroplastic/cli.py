@@ -77,14 +77,20 @@ def simulate(scenario: Path = typer.Argument(..., help="scenario YAML file"),
             if partial is not None and not resume and partial.exists():
                 import shutil
                 shutil.rmtree(partial)
-            res = run(sc, keep=keep, workers=workers, scheduler=scheduler, checkpoint_dir=partial,
-                      progress=lambda k, n: prog.update(task, completed=k / n))
+            bar = lambda k, n: prog.update(task, completed=k / n)
+            if partial is not None:  # a cohort: chunks streamed to disk, results.nc assembled from them
+                from ._api import _simulate_to_disk
+                s = _simulate_to_disk(sc, out_dir, keep=keep, figure=not no_figure, checkpoint_dir=partial,
+                                      workers=workers, scheduler=scheduler, progress=bar)
+            else:
+                res = run(sc, keep=keep, workers=workers, scheduler=scheduler, progress=bar)
             prog.update(task, completed=1.0)
-        res.save(out_dir, figure=not no_figure)
-        if partial is not None:
+        if partial is None:
+            res.save(out_dir, figure=not no_figure)
+            s = res.summary
+        else:
             import shutil
             shutil.rmtree(partial, ignore_errors=True)
-        s = res.summary
         line = f"wrote {out_dir}/results.nc, summary.json" + ("" if no_figure else ", overview.png")
         h = s.get("hamd17") if "hamd17" in s else None
         if h:

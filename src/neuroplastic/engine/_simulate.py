@@ -219,7 +219,7 @@ def default_chunk(scenario: Scenario, out_times=None, budget: float = 256e6) -> 
 
 def simulate_arms(scenario: Scenario, params: ParameterSet | None = None, *, frozen=(), progress=None,
                   out_times=None, chunk: int | None = None, workers: int | None = None, scheduler: str | None = None,
-                  checkpoint=None, processes: int | None = None):
+                  checkpoint=None, processes: int | None = None, sink=None):
     """Every arm, with its patients simulated in chunks of at most ``chunk`` patients (default:
     :func:`default_chunk`).
 
@@ -228,6 +228,8 @@ def simulate_arms(scenario: Scenario, params: ParameterSet | None = None, *, fro
     cohorts of 20,000 patients or more: one process per CPU; ``processes`` sets the number, 0 runs in-process),
     on ``workers`` local Dask worker processes, or on an existing Dask ``scheduler`` ("tcp://host:port"). With
     ``checkpoint`` (a :class:`Checkpoint`), finished chunks are stored and a rerun skips them (``--resume``).
+    With ``sink``, each finished chunk is passed to ``sink((arm, first patient), patients, run)`` and dropped, and the
+    runs returned hold no arrays (only time, compound names, doses and sessions of each arm's first chunk).
     """
     from ._backends import auto_processes, executor
 
@@ -240,20 +242,38 @@ def simulate_arms(scenario: Scenario, params: ParameterSet | None = None, *, fro
         for a in range(0, n, chunk):
             keys.append((name, a))
             jobs.append((scenario, trs, _subset(pats[name], slice(a, min(a + chunk, n))), params, frozen, out_times))
-    done = {k: checkpoint.load(k) for k in keys} if checkpoint is not None else {}
-    todo = [i for i, k in enumerate(keys) if done.get(k) is None]
+    done: dict = {}
+    heads: dict = {}  # with a sink: arm -> its first chunk's run without the arrays
+
+    def emit(i, r, store=True):
+        if checkpoint is not None and store:  # store each chunk as it finishes so an interrupted run can resume
+            checkpoint.store(keys[i], r)
+        if sink is None:
+            done[keys[i]] = r
+        else:  # hand the chunk on (to disk) and keep nothing but what the summary's bookkeeping needs
+            sink(keys[i], jobs[i][2], r)
+            if keys[i][1] == 0:
+                heads[keys[i][0]] = ArmRun(r.time, dict.fromkeys(r.plasma), {}, {}, r.doses, r.sessions)
+
+    todo = []
+    for i, k in enumerate(keys):  # with a sink, stored chunks are loaded one at a time
+        r = checkpoint.load(k) if checkpoint is not None else None
+        if r is None:
+            todo.append(i)
+        else:
+            emit(i, r, store=False)
     if processes is None:
         processes = auto_processes(len(todo), sum(len(jobs[i][2].ids) for i in todo))
     if len(todo) == len(keys) == 1 and not workers and scheduler is None:
-        done[keys[0]] = run_arm(*jobs[0][:4], frozen=frozen, progress=progress, out_times=out_times)
+        emit(0, run_arm(*jobs[0][:4], frozen=frozen, progress=progress, out_times=out_times), store=False)
     elif todo:
         with executor(workers, scheduler, processes) as imap:
             for n_done, (i, r) in enumerate(zip(todo, imap(_run_chunk, [jobs[i] for i in todo])), 1):
-                done[keys[i]] = r
-                if checkpoint is not None:  # store each chunk as it finishes so an interrupted run can resume
-                    checkpoint.store(keys[i], r)
+                emit(i, r)
                 if progress is not None:
                     progress(n_done, len(todo))
+    if sink is not None:
+        return pats, {name: heads[name] for name, _ in scenario.arm_list()}
     runs = {}
     for name, _ in scenario.arm_list():
         parts = [done.pop(k) for k in keys if k[0] == name]

@@ -37,12 +37,17 @@ class Result:
             if figure:
                 from ._figures import overview
                 overview(self.dataset, tmp / "overview.png")
-            out.mkdir(parents=True, exist_ok=True)
-            for f in tmp.iterdir():
-                shutil.move(str(f), out / f.name)
+            _move_into(tmp, out)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return out
+
+
+def _move_into(tmp: Path, out: Path) -> None:
+    """Move the finished files of the temporary folder ``tmp`` into ``out`` (created if needed)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for f in tmp.iterdir():
+        shutil.move(str(f), out / f.name)
 
 
 def _json_default(o):
@@ -56,10 +61,21 @@ def _json_default(o):
 def build_dataset(scenario, patients, runs, params) -> xr.Dataset:
     """Assemble the arms' runs into one Dataset (arm, patient, time); ``patients`` maps arm -> Patients."""
     arms = list(runs)
+    compounds = sorted({c for r in runs.values() for c in r.plasma})
+    ds = _arms_dataset(scenario, patients, runs, params, compounds)
+    return _finish(ds, scenario, runs[arms[0]], params)
+
+
+def _arms_dataset(scenario, patients, runs, params, compounds, *, arm_index: int = 0, patient_start: int = 0) -> xr.Dataset:
+    """The data variables of ``runs`` (arm -> ArmRun) with dims arm, patient, time[, compound], no dataset attrs.
+
+    ``arm_index`` is the position of the first of these arms in the scenario (it seeds the rater noise) and
+    ``patient_start`` the index of their first patient, so one chunk of one arm gives its slice of the whole.
+    """
+    arms = list(runs)
     first = runs[arms[0]]
     n_pat = patients[arms[0]].n
     t_days = first.time / DAY
-    compounds = sorted({c for r in runs.values() for c in r.plasma})
     data_vars = {}
 
     def stack(get):
@@ -77,9 +93,9 @@ def build_dataset(scenario, patients, runs, params) -> xr.Dataset:
             for ci, c in enumerate(compounds):
                 if c in runs[a].plasma:
                     pl[ai, :, ci, :] = runs[a].plasma[c].T * 1e6  # kg/m^3 -> ng/mL
-        data_vars["plasma"] = (("arm", "patient", "compound", "time"), pl,
-                               {"units": "ng/mL", "long_name": "total plasma concentration (parents and active metabolites)"})
-    coords = {"arm": arms, "patient": np.arange(n_pat), "time": ("time", t_days, {"units": "day", "long_name": "time since start"})}
+        data_vars["plasma"] = (("arm", "patient", "compound", "time"), pl, _PLASMA_ATTRS)
+    coords = {"arm": arms, "patient": np.arange(patient_start, patient_start + n_pat),
+              "time": ("time", t_days, {"units": "day", "long_name": "time since start"})}
     if compounds:
         coords["compound"] = compounds
     traits = {"patient_id": ("ids", "1", "patient index (defines the patient's random stream)"),
@@ -93,7 +109,15 @@ def build_dataset(scenario, patients, runs, params) -> xr.Dataset:
                            {"units": "1", "long_name": f"{name.upper()} phenotype"})
     ds = xr.Dataset(data_vars, coords=coords)
     for name, sc in SCALES.items():
-        ds[name] = _observed(ds, name, scenario, patients, arms, params)
+        ds[name] = _observed(ds, name, scenario, patients, arms, params, arm_index)
+    return ds
+
+
+_PLASMA_ATTRS = {"units": "ng/mL", "long_name": "total plasma concentration (parents and active metabolites)"}
+
+
+def _finish(ds: xr.Dataset, scenario, first, params) -> xr.Dataset:
+    """Dataset attributes (from the first arm's run: dose and session days) and, for one arm, no arm dim."""
     ds.attrs.update(dose_days=np.array([d.time / DAY for d in first.doses], float),
                     session_days=np.array([s / DAY for s in first.sessions], float))
     ds.attrs.update(title=scenario.name, hypothesis=scenario.hypothesis, seed=scenario.seed,
@@ -104,13 +128,13 @@ def build_dataset(scenario, patients, runs, params) -> xr.Dataset:
     return ds
 
 
-def _observed(ds, name, scenario, patients, arms, params):
+def _observed(ds, name, scenario, patients, arms, params, arm_index=0):
     from ..mood.scales import observed_scores
     exp = ds[f"{name}_expected"]
     out = np.empty(exp.shape)
     for ai, a in enumerate(arms):
         e = exp.isel(arm=ai).values.T  # (time, patient)
-        seed = scenario.seed * 1000 + ai
+        seed = scenario.seed * 1000 + arm_index + ai
         obs = observed_scores({name: e}, params, seed, patients[a].ids, ds["time"].values)[name]
         out[ai] = obs.T
     sc = SCALES[name]
@@ -122,6 +146,8 @@ def _observed(ds, name, scenario, patients, arms, params):
 def build_summary(scenario, ds: xr.Dataset, runs) -> dict:
     from ._trial_stats import compare, first_response_day, km_median, rate_ci
 
+    # means over patients are computed in a fixed memory layout (plasma: patients summed in order; occupancies:
+    # summed pairwise, the layout the in-memory Dataset has) so a Dataset read back from disk gives the same bits
     t = ds["time"].values
     summ: dict = {"scenario": scenario.name, "hypothesis": scenario.hypothesis, "seed": scenario.seed,
                   "duration_days": scenario.duration / DAY, "neuroplastic_version": ds.attrs["neuroplastic_version"],
@@ -161,14 +187,14 @@ def build_summary(scenario, ds: xr.Dataset, runs) -> dict:
             for c in sel["compound"].values:
                 if c not in run.plasma:
                     continue
-                y = sel["plasma"].sel(compound=c).values.mean(axis=0)
+                y = np.ascontiguousarray(sel["plasma"].sel(compound=c).values).mean(axis=0)
                 i = int(np.argmax(y))
                 pk[str(c)] = {"cmax_ng_per_ml": float(y[i]), "tmax_days": float(t[i]), "final_ng_per_ml": float(y[-1])}
         arm["pharmacokinetics"] = pk
         arm["doses"] = len(run.doses)
         occ = {}
         for k in ("sert_occupancy", "net_occupancy", "dat_occupancy", "nmda_occupancy"):
-            v = sel[k].values.mean(axis=0)
+            v = np.ascontiguousarray(sel[k].values.T).mean(axis=1)
             if v.max() > 0:
                 occ[k] = {"max": float(v.max()), "final": float(v[-1])}
         arm["occupancy"] = occ
