@@ -92,6 +92,7 @@ def write_report(out: Path, rows: list[dict], by_hyp: dict, cv_rows: list[dict],
           "## Held-out honesty", "",
           "Used for fitting (`fit`): " + ", ".join(r["target"] for r in plast.values() if r["used_for"] == "fit") + ".",
           "",
+          ("Disclosure: " + (meta.get("fit") or {}).get("disclosure", "") + " ") if (meta.get("fit") or {}).get("disclosure") else "",
           "All other rows were used only for checking. Rows marked *(check)* in clinical-targets.md could not be "
           "confirmed against their primary source in this session (confirmed = no below); their tolerances are "
           "widened x1.5 for that reason.", "",
