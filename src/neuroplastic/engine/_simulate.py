@@ -63,7 +63,7 @@ class ArmRun:
 
 
 H_MAX = 6 * HOUR      # longest step of the exponential integrator (smooth inputs)
-H_AFTER = HOUR         # first step after an event (dose, infusion edge, session, pulse edge); steps then grow
+H_AFTER = 2 * HOUR     # first step after an event (dose, infusion edge, session, pulse edge); steps then grow
 
 
 def run_arm(scenario: Scenario, treatments, patients: Patients, params: ParameterSet, *,
@@ -73,7 +73,7 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
 
     Inputs (PK, occupancies, pulses) are computed one fine time at a time as the integrator asks for them and
     only the output nodes are kept, so memory is O(patients x (outputs + a few)). ``method`` is ``"etdrk4"``
-    (default: steps up to ``h_max`` = 6 h, refined after events from ``h_after`` = 1 h) or ``"rk4"`` (the former
+    (default: steps up to ``h_max`` = 6 h, refined after events from ``h_after`` = 2 h) or ``"rk4"`` (the former
     classical RK4, default ``h_max`` = 1 h, no refinement).
     """
     cal = build_calendar(treatments, scenario.duration, patients.weight, params, patients.placebo,
