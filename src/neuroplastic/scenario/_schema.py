@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, mo
 from .._units import DAY, HOUR, Q_, parse_quantity, to_si
 from ..errors import SafetyError, ScenarioError
 from ..pharmacology import DRUGS
+from ..therapy.placebo import FORMS as PLACEBO_FORMS
 
 PHENOTYPES_2C19 = ("poor", "intermediate", "normal", "rapid", "ultrarapid")
 PHENOTYPES_2D6 = ("poor", "intermediate", "normal", "rapid", "ultrarapid")
@@ -379,15 +380,15 @@ def _parse_psychotherapy(raw, field) -> PsychotherapyTreatment:
 class PlaceboTreatment(_Model):
     """A placebo: what is believed to be a treatment (pill, sham TMS, saline infusion)."""
 
-    form: Literal["pill", "sham_tms", "saline", "implant"]
+    form: Literal[PLACEBO_FORMS]
     start: float = 0.0
     stop: float | None = None
 
 
 def _parse_placebo(raw, field) -> PlaceboTreatment:
     d = _mapping(raw, field, "{form: pill}")
-    if d.get("form") not in ("pill", "sham_tms", "saline", "implant"):
-        raise ScenarioError(f"{field}.form", d.get("form"), "pill, sham_tms, saline or implant")
+    if d.get("form") not in PLACEBO_FORMS:
+        raise ScenarioError(f"{field}.form", d.get("form"), ", ".join(PLACEBO_FORMS[:-1]) + " or " + PLACEBO_FORMS[-1])
     sham_keys = {"protocol", "pulses", "intensity", "sessions_per_day", "session_interval", "days", "frequency",
                  "train_duration", "inter_train_interval", "coil", "target"}
     _only(d, {"form", "start", "stop", "at", "every", "dose", "infusion"} | (sham_keys if d["form"] == "sham_tms" else set()), field)

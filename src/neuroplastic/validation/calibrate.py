@@ -90,8 +90,7 @@ def objective_terms(values: dict, base: ParameterSet, hypothesis: str, fit_targe
             v = compute(tg, sim)
         except Exception:
             v = float("nan")
-        c, h = tg.centre_scale
-        out[tg.id] = ((v - c) / h) ** 2 if math.isfinite(v) else 25.0
+        out[tg.id] = tg.misfit(v)
     return out
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .targets import load_targets
+
 _POINT_KINDS = {"remission_rate", "response_rate", "rate_difference", "mean_change", "mean_difference",
                 "early_improvement_rate", "desensitised_fraction", "relative_change", "occupancy_at",
                 "occupancy_mean", "risk_ratio"}
@@ -69,17 +71,6 @@ def figures(out: Path, targets, sims: dict) -> list[str]:
     return names
 
 
-def _misfit(row) -> float:
-    """((simulated - centre) / half-width)^2 of a row's tolerance interval; 25 when it could not be computed."""
-    lo, hi = row["interval"]
-    v = row["simulated"]
-    if v is None:
-        return 25.0
-    if not (math.isfinite(lo) and math.isfinite(hi)):  # one-sided rows: 0 inside, 1 + distance outside
-        return 0.0 if row["passed"] else 1.0 + abs(v - (lo if math.isfinite(lo) else hi))
-    return ((v - 0.5 * (lo + hi)) / (0.5 * (hi - lo))) ** 2
-
-
 def write_report(out: Path, rows: list[dict], by_hyp: dict, cv_rows: list[dict], figs: list[str], meta: dict) -> Path:
     plast = {r["target"]: r for r in by_hyp.get("plasticity", [])}
     mono = {r["target"]: r for r in by_hyp.get("monoamine", [])}
@@ -135,12 +126,13 @@ def write_report(out: Path, rows: list[dict], by_hyp: dict, cv_rows: list[dict],
         L.append("")
         groups = {"SSRI onset rows (Taylor 2006)": [k for k in onset if k.startswith("taylor")],
                   "STAR*D timing rows (Trivedi 2006)": [k for k in onset if k.startswith("stard")]}
-        L += ["Misfit (sum of squared distances from the centre of the tolerance interval, in half-widths):", "",
+        by_id = {t.id: t for t in load_targets()[1]}
+        L += ["Misfit (the calibration objective's residual, summed over the rows):", "",
               "| rows | plasticity | monoamine |", "|---|---|---|"]
         for label, keys in groups.items():
             keys = [k for k in keys if k in plast and k in mono]
-            L.append(f"| {label} | {_fmt(sum(_misfit(plast[k]) for k in keys))} | "
-                     f"{_fmt(sum(_misfit(mono[k]) for k in keys))} |")
+            L.append(f"| {label} | {_fmt(sum(by_id[k].misfit(plast[k]['simulated']) for k in keys))} | "
+                     f"{_fmt(sum(by_id[k].misfit(mono[k]['simulated']) for k in keys))} |")
         L.append("")
     if cv_rows:
         L += ["## Cross-validation (fit on all but one treatment family, predict it)", "",

@@ -51,6 +51,14 @@ class Target:
             return c, max(c - lo, hi - c) if math.isfinite(lo) and math.isfinite(hi) else 1.0
         return 0.5 * (lo + hi), 0.5 * (hi - lo)
 
+    def misfit(self, simulated: float | None) -> float:
+        """The fit residual ((simulated - centre) / half-width)^2 (see :attr:`centre_scale`); 25 when the statistic
+        could not be computed. The calibration objective is the sum of these over the fit rows."""
+        if simulated is None or not math.isfinite(simulated):
+            return 25.0
+        c, h = self.centre_scale
+        return ((simulated - c) / h) ** 2
+
     def passed(self, simulated: float) -> bool:
         lo, hi = self.interval
         return simulated is not None and math.isfinite(simulated) and lo <= simulated <= hi
