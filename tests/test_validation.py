@@ -68,3 +68,71 @@ def test_tiny_validate(tmp_path):
     assert s["total"] == 3 and 0 <= s["passed"] <= 3
     assert (tmp_path / "report.md").read_text().count("targets passed") >= 1
     assert list(tmp_path.glob("*.png"))
+
+
+def _sampled_first_passage(run, p, scale, criterion, visits, n=40000, seed=3):
+    """Monte Carlo of the observation model (scales.observed_scores): independent rounded rater noise per rating."""
+    from neuroplastic.mood.scales import SCALES
+    from neuroplastic.validation.runner import _at, _mean_rating
+    sc = SCALES[scale]
+    sd = p.value(sc.sd_key)
+    e = _mean_rating(run, p, scale)
+    rng = np.random.default_rng(seed)
+    out = np.zeros((len(visits), e.shape[1]))
+    for j in range(e.shape[1]):
+        base = np.round(e[0, j] + sd * rng.standard_normal(n))
+        done = np.zeros(n, bool)
+        for k, v in enumerate(visits):
+            obs = np.round(_at(e[:, j], run["t"], v) + sd * rng.standard_normal(n))
+            hit = obs <= sc.remission if criterion == "remission" else obs <= 0.5 * base
+            out[k, j] = np.mean(hit & ~done)
+            done |= hit
+    return out
+
+
+@pytest.mark.parametrize("criterion", ["remission", "response"])
+def test_first_passage_matches_sampled_ratings(criterion):
+    """The analytic first-passage probabilities (quadrature over the shared baseline noise, independent noise at
+    each visit) agree with sampling the rater model itself."""
+    from neuroplastic.validation.runner import _first_passage
+    p = default_parameters()
+    t = np.arange(0.0, 99.0, 1.0)
+    start = np.array([14.0, 17.0, 20.0])                    # QIDS-SR16 expected scores, three patients
+    end = np.array([4.0, 7.0, 12.0])
+    e = start[None, :] + (end - start)[None, :] * (1 - np.exp(-t / 30.0))[:, None]
+    run = {"t": t, "obs": {"qids_sr16_expected": e}}
+    visits = [14, 28, 42, 63, 84, 98]
+    exact = _first_passage(run, p, "qids_sr16", criterion, visits)
+    mc = _sampled_first_passage(run, p, "qids_sr16", criterion, visits)
+    # exact up to sampling error (SE <= 0.0025 at n = 40000)
+    tol = 0.01
+    assert np.max(np.abs(exact - mc)) < tol
+
+
+def test_outpatient_population_matches_stard_entry_scores():
+    """The STAR*D-like `outpatient` population reproduces the published entry QIDS-SR16 distribution (15.4, SD 4.8;
+    IsHak 2015) from which its stress median and spread were read."""
+    from neuroplastic.validation.runner import Simulator, _mean_rating
+    p = default_parameters()
+    sim = Simulator(p, "plasticity")
+    assert sim.protocols["stard_level1"]["population"] == "outpatient"
+    e0 = _mean_rating(sim.arm("stard_level1", "drug"), p, "qids_sr16")[0]
+    sd = math.sqrt(e0.var() + p.value("mood.scales.qids_rater_sd") ** 2)
+    assert abs(e0.mean() - 15.4) < 0.5 and abs(sd - 4.8) < 0.5
+
+
+def test_monoamine_cannot_give_stard_rates_and_timing():
+    """Hypothesis test on STAR*D level 1: no monoamine setting (its own two parameters, across their ranges) fits the
+    rate and timing rows together nearly as well as plasticity: a drug effect strong enough for the rates arrives
+    within the first visits, a weak one misses the rates."""
+    from neuroplastic.validation import hypothesis_parameters
+    from neuroplastic.validation.profile import monoamine_profile, protocol_misfits
+    from neuroplastic.validation.runner import Simulator, compute
+    prof = monoamine_profile(hypothesis_parameters("monoamine"), relief=(0.25, 0.4, 0.55, 0.7, 0.85), half=(0.3, 3.0))
+    _, targets = load_targets()
+    sim = Simulator(default_parameters(), "plasticity")
+    plas = protocol_misfits("stard_level1", {t.id: compute(t, sim) for t in targets if t.protocol == "stard_level1"})
+    assert plas["misfit_rates"] <= len(prof["rate_targets"])    # plasticity reproduces the rates
+    strong = [g for g in prof["grid"] if g["values"]["stard_remission_hamd17"] >= 0.22]
+    assert strong and all(g["values"]["stard_responders_8wk"] < 0.3 for g in strong)   # rates only with early responses
+    assert min(g["misfit_all"] for g in prof["grid"]) > 2 * plas["misfit_all"]

@@ -8,7 +8,7 @@ from .._random import uniforms
 from ..engine._simulate import Patients
 from ..params import ParameterSet, default_parameters
 
-POPULATIONS = ("mdd", "trd", "healthy")
+POPULATIONS = ("mdd", "trd", "outpatient", "healthy")
 _2C19 = ("poor", "intermediate", "normal", "rapid", "ultrarapid")
 _2D6 = ("poor", "intermediate", "normal", "ultrarapid")
 
@@ -26,7 +26,7 @@ def _categorical(u: np.ndarray, labels, probs) -> np.ndarray:
 
 def sample_patients(n: int, population: str = "mdd", seed: int = 0, *, start: int = 0,
                     params: ParameterSet | None = None) -> Patients:
-    """``n`` virtual patients of ``population`` (``mdd``, ``trd`` or ``healthy``), indices ``start..start+n-1``.
+    """``n`` virtual patients of ``population`` (``mdd``, ``trd``, ``outpatient`` or ``healthy``), indices ``start..start+n-1``.
 
     Patient i draws all of its traits from its own counter-based stream (seed, i, 17) (see ``neuroplastic._random``).
 
@@ -80,6 +80,9 @@ def traits_from_uniforms(z: np.ndarray, population: str = "mdd", params: Paramet
         stress = v("population.trd.stress_median") * np.exp(v("population.mdd.stress_sd") * g[:, 7])
         capacity = capacity * v("population.trd.capacity")
         episode = episode * v("population.trd.episode_rate")
+    elif population == "outpatient":
+        stress = v("population.outpatient.stress_median") * np.exp(v("population.outpatient.stress_sd") * g[:, 7])
+        episode = episode * v("population.outpatient.episode_rate")
     else:
         stress = v("population.mdd.stress_median") * np.exp(v("population.mdd.stress_sd") * g[:, 7])
     return Patients(ids, weight, c19, d6, stress, capacity, placebo, episode)

@@ -563,8 +563,9 @@ def _build(doc: Any) -> Scenario:
             if extra:
                 raise ScenarioError(f"patients.{extra[0]}", pts[extra[0]], "n and population")
             if pts.get("population") is not None:
-                if pts["population"] not in ("mdd", "trd", "healthy"):
-                    raise ScenarioError("patients.population", pts["population"], "one of mdd, trd, healthy")
+                from ..population import POPULATIONS   # deferred: population imports the engine, which imports this
+                if pts["population"] not in POPULATIONS:
+                    raise ScenarioError("patients.population", pts["population"], f"one of {', '.join(POPULATIONS)}")
                 out["population"] = str(pts["population"])
     if "design" in doc:
         if doc["design"] not in ("parallel", "crossover"):

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..params import default_parameters
 from .calibrate import calibrate, calibration_dir, literature_parameters, load_set, write_set
 from .population import population
+from .profile import monoamine_profile, protocol_misfits
 from .runner import Simulator, evaluate
 from .targets import Target, load_targets
 
@@ -83,9 +84,20 @@ def run_validation(out_dir: Path, *, hypotheses=("plasticity", "monoamine"), cro
                             "note": c.get("note") or "moved: " + (", ".join(
                                 f"{k.split('.')[-1]} {lit.value(k):g}->{v:g}" for k, v in c["overrides"].items()
                                 if abs(v - lit.value(k)) > 1e-9) or "none (budget spent in the first line search)")})
+    profile = None
+    if "monoamine" in hypotheses and "plasticity" in hypotheses and any(t.protocol == "stard_level1" for t in tg):
+        _say(console, "validate: monoamine profile on STAR*D (its own parameters over their ranges)")
+        profile = monoamine_profile(hypothesis_parameters("monoamine"))
+        plas_vals = {r["target"]: r["simulated"] for r in by_hyp["plasticity"] if r["target"] in profile["targets"]}
+        profile["plasticity"] = {"values": plas_vals, **protocol_misfits("stard_level1", plas_vals)}
+        mono_vals = {r["target"]: r["simulated"] for r in by_hyp["monoamine"] if r["target"] in profile["targets"]}
+        profile["monoamine_fit"] = {"values": mono_vals, **protocol_misfits("stard_level1", mono_vals)}
     first = by_hyp[hypotheses[0]]
     npass = sum(r["passed"] for r in first)
     figs = figures and __import__("neuroplastic.validation.report", fromlist=["figures"]).figures(out, tg, sims) or []
+    if figures and profile:
+        from .report import profile_figure
+        figs.append(profile_figure(out, profile))
     from .report import write_json, write_report
     from ..params._registry import load_calibration
     shipped = load_calibration().get("name", "")
@@ -93,7 +105,7 @@ def run_validation(out_dir: Path, *, hypotheses=("plasticity", "monoamine"), cro
     meta = {"params_version": hypothesis_parameters("plasticity").version, "seconds": time.time() - t0,
             "fit": (fitdoc or {}).get("fit_report", {}), "adopted": bool(shipped), "shipped_set": shipped,
             "cv_set": (cv_doc or {}).get("name"), "cv_method": ((cv_doc or {}).get("fit_report") or {}).get("method"),
-            "default_version": default_parameters().version}
+            "default_version": default_parameters().version, "profile": profile}
     write_json(out, first)  # the shipped parameter set's rows: what the pass count is about
     write_json(out, rows, "validation_all.json")  # plus the other hypothesis and the cross-validation folds
     write_report(out, rows, by_hyp, cv_rows, figs, meta)

@@ -36,7 +36,7 @@ FREE = {
     "plasticity": ["brain.expectancy.w_vta", "plasticity.bdnf.w_da", "plasticity.bdnf.creb_max",
                    "population.placebo.sd", "population.episode.sd", "population.capacity.sd",
                    "brain.circuit.w_5ht_sgacc", "brain.circuit.w_da_reward", "mood.scales.entry_inflation",
-                   "plasticity.bdnf.release_glutamate", "population.trd.stress_median", "placebo.expectancy.implant",
+                   "plasticity.bdnf.release_glutamate", "population.trd.stress_median", "population.outpatient.episode_rate", "placebo.expectancy.implant",
                    "plasticity.consolidation.late_lifetime"],
     "monoamine": ["mood.monoamine.max_relief", "mood.monoamine.half_index"],
 }

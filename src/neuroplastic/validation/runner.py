@@ -1,14 +1,15 @@
 """Run target protocols on the built-in population and compute each target's statistic.
 
-Rates use the rater-noise model of ``mood/scales.py`` analytically (no sampling): with expected score E and rater SD s,
-an observed score is E + e, e ~ N(0, s^2), rounded to whole points, so
-  remission  P(obs <= c)            = Phi((c + 0.5 - E_t) / s)
-where E_t is the mean rating: the expected score plus the entry inflation of ratings (mood/scales.py), and
-  response   P(obs_t <= obs_0 / 2)  = Phi((E_0/2 - E_t) / (s sqrt(1.25)))
-  early improvement (fall >= f)     = Phi(((1-f) E_0 - E_t) / (s sqrt(1 + (1-f)^2)))
-averaged over patients. The shared baseline noise of two time points is ignored when combining them (sensitivity,
-specificity, timing), a stated approximation. First-passage statistics use the visit schedule of the protocol and,
-per patient, the running maximum of the probability of meeting the criterion at the visits.
+Rates use the rater-noise model of ``mood/scales.py`` analytically (no sampling): with mean rating E_t (the expected
+score plus the entry inflation of ratings) and rater SD s, an observed rating is round(E_t + e), e ~ N(0, s^2), drawn
+independently at every rating, so
+  remission            P(obs_t <= c)                = Phi((c + 0.5 - E_t) / s)
+  response             P(obs_t <= floor(B / 2))     = sum_b P(B = b) Phi((floor(b / 2) + 0.5 - E_t) / s)
+  early improvement    P(obs_t <= floor((1-f) B))   likewise,
+where B is the observed (whole-point) baseline, P(B = b) = Phi((b + 0.5 - E_0)/s) - Phi((b - 0.5 - E_0)/s); averaged
+over patients. Statistics that combine several ratings of one patient (first passage at the protocol's visits; early
+improvement as a predictor of response) follow the same model exactly: given the patient's expected course and the
+observed baseline, the events at different visits are independent, and the baseline they share is summed over.
 """
 
 from __future__ import annotations
@@ -81,23 +82,52 @@ def _mean_rating(run, params, scale):
     return run["obs"][f"{scale}_expected"] + entry_inflation(params, scale, run["t"])[:, None]
 
 
-def _p_criterion(run, params, scale, criterion, when):
+def _baseline_levels(e0: np.ndarray, sd: float, maximum: float):
+    """Whole-point observed baselines B and their probabilities P(B = b) under rounded rater noise: (level, patient)."""
+    k = np.arange(-int(math.ceil(7 * sd)) - 1, int(math.ceil(7 * sd)) + 2)
+    b = np.clip(np.round(e0)[None, :] + k[:, None], 0, maximum)
+    upper = np.where(b >= maximum, np.inf, b + 0.5)
+    lower = np.where(b <= 0, -np.inf, b - 0.5)
+    w = norm.cdf((upper - e0[None, :]) / sd) - norm.cdf((lower - e0[None, :]) / sd)
+    # clipped duplicates at the range ends carry zero width after the first one
+    w = np.where(np.vstack([np.zeros((1, b.shape[1]), bool), b[1:] == b[:-1]]), 0.0, w)
+    return b, w
+
+
+def _p_given_baseline(run, params, scale, criterion, when, fall=0.5):
+    """P(meeting ``criterion`` at ``when``) per patient given the observed baseline: arrays (p, w), both
+    (level, patient), where w is the probability of each whole-point baseline level. Remission does not depend on the
+    baseline (one level of weight 1); response is a fall of at least 50% (early improvement: ``fall``) from the
+    observed baseline B, i.e. an observed score <= floor((1 - fall) B)."""
     sc, sd = _scale(params, scale)
     e = _mean_rating(run, params, scale)
-    e0 = e[0]
-    et = _at(e, run["t"], when)
+    et = _at(e, run["t"], when)[None, :]
     if criterion == "remission":
-        return norm.cdf((sc.remission + 0.5 - et) / sd)
-    if criterion == "response":
-        return norm.cdf((0.5 * e0 - et) / (sd * math.sqrt(1.25)))
-    raise ValueError(criterion)
+        return norm.cdf((sc.remission + 0.5 - et) / sd), np.ones_like(et)
+    if criterion != "response":
+        raise ValueError(criterion)
+    b, w = _baseline_levels(e[0], sd, sc.maximum)
+    return norm.cdf((np.floor((1.0 - fall) * b + 1e-9) + 0.5 - et) / sd), w
+
+
+def _p_criterion(run, params, scale, criterion, when):
+    """P(an observed rating meets ``criterion`` at ``when``) per patient."""
+    p, w = _p_given_baseline(run, params, scale, criterion, when)
+    return (p * w).sum(axis=0)
 
 
 def _p_early(run, params, scale, when, fall):
-    _, sd = _scale(params, scale)
-    e = _mean_rating(run, params, scale)
-    k = 1.0 - fall
-    return norm.cdf((k * e[0] - _at(e, run["t"], when)) / (sd * math.sqrt(1 + k * k)))
+    p, w = _p_given_baseline(run, params, scale, "response", when, fall)
+    return (p * w).sum(axis=0)
+
+
+def _first_passage(run, params, scale, criterion, visits):
+    """P(first meeting ``criterion`` at each visit) per patient: array (visit, patient)."""
+    pw = [_p_given_baseline(run, params, scale, criterion, v) for v in visits]
+    p = np.stack([x[0] for x in pw])                                              # (visit, level, patient)
+    w = pw[0][1]
+    none_before = np.cumprod(np.vstack([np.ones((1,) + p.shape[1:]), 1.0 - p[:-1]]), axis=0)
+    return (p * none_before * w[None]).sum(axis=1)
 
 
 def _change(run, scale, when, params):
@@ -164,16 +194,14 @@ def compute(target: Target, sim: Simulator) -> float:
     if kind == "early_improvement_rate":
         return float(np.mean(_p_early(run, p, st["scale"], when, st["fall"])))
     if kind in ("early_improvement_sensitivity", "early_improvement_specificity"):
-        ei = _p_early(run, p, st["scale"], when, st["fall"])
-        r = _p_criterion(run, p, st["scale"], "response", days(st["endpoint"]))
+        ei, w = _p_given_baseline(run, p, st["scale"], "response", when, st["fall"])     # (level, patient)
+        r, _ = _p_given_baseline(run, p, st["scale"], "response", days(st["endpoint"]))
         if kind.endswith("sensitivity"):
-            return float(np.sum(ei * r) / max(np.sum(r), 1e-12))
-        return float(np.sum((1 - ei) * (1 - r)) / max(np.sum(1 - r), 1e-12))
+            return float((w * ei * r).sum() / max((w * r).sum(), 1e-12))
+        return float((w * (1 - ei) * (1 - r)).sum() / max((w * (1 - r)).sum(), 1e-12))
     if kind in ("late_share", "mean_time_to"):
         visits = [v * 7.0 for v in sim.protocols[target.protocol]["visits_weeks"] if 0 < v * 7.0 <= when + 1e-9]
-        pv = np.array([_p_criterion(run, p, st["scale"], crit, v) for v in visits])   # (visit, patient)
-        F = np.maximum.accumulate(pv, axis=0)
-        first = np.diff(np.vstack([np.zeros((1, F.shape[1])), F]), axis=0)        # P(first at visit)
+        first = _first_passage(run, p, st["scale"], crit, visits)                    # (visit, patient)
         total = first.sum()
         if total < 1e-12:
             return float("nan")
