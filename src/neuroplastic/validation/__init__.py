@@ -10,9 +10,11 @@ import time
 from pathlib import Path
 
 from ..params import default_parameters
-from .calibrate import calibrate, calibration_dir, literature_parameters, load_set, write_set
+from .calibrate import calibrate, calibration_dir, literature_parameters, load_set, next_version, write_set
 from .population import population
 from .profile import monoamine_profile, protocol_misfits
+from .report import figures as draw_figures
+from .report import profile_figure, write_json, write_report
 from .runner import Simulator, evaluate
 from .targets import Target, load_targets
 
@@ -40,7 +42,6 @@ def hypothesis_parameters(hypothesis: str):
 
 def _newest_with_cv(hypothesis: str) -> dict | None:
     """The newest calibration set of ``hypothesis`` that carries cross-validation folds."""
-    from .calibrate import calibration_dir, next_version
     for v in range(next_version(hypothesis, calibration_dir()) - 1, 0, -1):
         doc = load_set(hypothesis, v)
         if doc and doc.get("cross_validation"):
@@ -88,17 +89,14 @@ def run_validation(out_dir: Path, *, hypotheses=("plasticity", "monoamine"), cro
     if "monoamine" in hypotheses and "plasticity" in hypotheses and any(t.protocol == "stard_level1" for t in tg):
         _say(console, "validate: monoamine profile on STAR*D (its own parameters over their ranges)")
         profile = monoamine_profile(hypothesis_parameters("monoamine"))
-        plas_vals = {r["target"]: r["simulated"] for r in by_hyp["plasticity"] if r["target"] in profile["targets"]}
-        profile["plasticity"] = {"values": plas_vals, **protocol_misfits("stard_level1", plas_vals)}
-        mono_vals = {r["target"]: r["simulated"] for r in by_hyp["monoamine"] if r["target"] in profile["targets"]}
-        profile["monoamine_fit"] = {"values": mono_vals, **protocol_misfits("stard_level1", mono_vals)}
+        for key, hyp in (("plasticity", "plasticity"), ("monoamine_fit", "monoamine")):   # the shipped/refitted sets
+            vals = {r["target"]: r["simulated"] for r in by_hyp[hyp] if r["target"] in profile["targets"]}
+            profile[key] = {"values": vals, **protocol_misfits("stard_level1", vals)}
     first = by_hyp[hypotheses[0]]
     npass = sum(r["passed"] for r in first)
-    figs = figures and __import__("neuroplastic.validation.report", fromlist=["figures"]).figures(out, tg, sims) or []
-    if figures and profile:
-        from .report import profile_figure
-        figs.append(profile_figure(out, profile))
-    from .report import write_json, write_report
+    figs = []
+    if figures:
+        figs = draw_figures(out, tg, sims) + ([profile_figure(out, profile)] if profile else [])
     from ..params._registry import load_calibration
     shipped = load_calibration().get("name", "")
     fitdoc = load_set("plasticity", int(shipped.split("-v")[-1])) if shipped else {}

@@ -36,7 +36,8 @@ FREE = {
     "plasticity": ["brain.expectancy.w_vta", "plasticity.bdnf.w_da", "plasticity.bdnf.creb_max",
                    "population.placebo.sd", "population.episode.sd", "population.capacity.sd",
                    "brain.circuit.w_5ht_sgacc", "brain.circuit.w_da_reward", "mood.scales.entry_inflation",
-                   "plasticity.bdnf.release_glutamate", "population.trd.stress_median", "population.outpatient.episode_rate", "placebo.expectancy.implant",
+                   "plasticity.bdnf.release_glutamate", "population.trd.stress_median",
+                   "population.outpatient.episode_rate", "placebo.expectancy.implant",
                    "plasticity.consolidation.late_lifetime"],
     "monoamine": ["mood.monoamine.max_relief", "mood.monoamine.half_index"],
 }
@@ -186,8 +187,8 @@ def calibrate(hypothesis: str = "plasticity", *, maxfev: int = 40, cv_maxfev: in
     rep = fit(hypothesis, maxfev=maxfev, log=log)
     cv = []
     if cross_validate:
+        _, targets = load_targets()
         for fam in ("pills", "ketamine", "tms", "vns"):
-            _, targets = load_targets()
             if not any(t.used_for == "fit" and t.family == fam for t in targets):
                 cv.append({"held_out": fam, "note": "no fit target in this family: the full fit already holds it out",
                            "overrides": rep["overrides"]})

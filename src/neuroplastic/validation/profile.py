@@ -75,3 +75,9 @@ def protocol_misfits(protocol: str, values: dict) -> dict:
 def best(profile: dict, key: str = "misfit_all") -> dict:
     """The grid point with the smallest ``key``."""
     return min(profile["grid"], key=lambda g: g[key] if np.isfinite(g[key]) else np.inf)
+
+
+def within(profile: dict, target) -> list[dict]:
+    """The grid points whose value of ``target`` lies inside its tolerance interval."""
+    lo, hi = target.interval
+    return [g for g in profile["grid"] if lo <= g["values"][target.id] <= hi]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .profile import best, within
 from .targets import load_targets
 
 _POINT_KINDS = {"remission_rate", "response_rate", "rate_difference", "mean_change", "mean_difference",
@@ -120,7 +121,7 @@ def _profile_section(profile: dict) -> list[str]:
         L.append(row(f"{g['max_relief']:g} | {g['half_index']:g}", g))
     L.append(row("refitted monoamine | (set)", profile["monoamine_fit"]))
     L.append(row("**plasticity (shipped)** | -", profile["plasticity"]))
-    b = min(profile["grid"], key=lambda g: g["misfit_all"])
+    b = best(profile)
     n_rates = len(profile["rate_targets"])
     ok = [g for g in profile["grid"] if g["misfit_rates"] <= n_rates]   # rates within tolerance on average
     L += ["", f"Best monoamine grid point on all STAR*D rows: max_relief {b['max_relief']:g}, half_index "
@@ -135,14 +136,15 @@ def _profile_section(profile: dict) -> list[str]:
                  f"STAR*D's rates arrives within the first visits, so too few responders are late.")
     else:
         L.append(f"No monoamine point reproduces the rates (rate misfit <= {n_rates}).")
-    prim = {t.id: t for t in load_targets()[1]}["stard_remission_hamd17"]
+    by_id = {t.id: t for t in load_targets()[1]}
+    prim = by_id["stard_remission_hamd17"]
     lo, hi = prim.interval
-    at = [g for g in profile["grid"] if lo <= g["values"][prim.id] <= hi]
+    at = within(profile, prim)
     if at:
         late = [g["values"]["stard_responders_8wk"] for g in at]
         L.append(f"**Timing at the published remission rate.** The {len(at)} monoamine points inside the tolerance of "
                  f"the primary outcome (HAM-D17 remission {prim.value:g}, [{lo:.2f}, {hi:.2f}]) put {min(late):.2f}-"
-                 f"{max(late):.2f} of responses at >= 8 weeks (published {_target_value('stard_responders_8wk')}); "
+                 f"{max(late):.2f} of responses at >= 8 weeks (published {by_id['stard_responders_8wk'].value:g}); "
                  f"their timing misfit is {_fmt(min(g['misfit_timing'] for g in at))}-"
                  f"{_fmt(max(g['misfit_timing'] for g in at))}, against plasticity's "
                  f"{_fmt(profile['plasticity']['misfit_timing'])} at remission "
@@ -152,11 +154,6 @@ def _profile_section(profile: dict) -> list[str]:
                  f"to be about the drug.")
     L += ["Figure: fig_monoamine_profile.png.", ""]
     return L
-
-
-def _target_value(target_id: str) -> str:
-    t = {t.id: t for t in load_targets()[1]}[target_id]
-    return f"{t.value:g}"
 
 
 def write_report(out: Path, rows: list[dict], by_hyp: dict, cv_rows: list[dict], figs: list[str], meta: dict) -> Path:
@@ -225,8 +222,7 @@ def write_report(out: Path, rows: list[dict], by_hyp: dict, cv_rows: list[dict],
                      f"{_fmt(sum(by_id[k].misfit(mono[k]['simulated']) for k in keys))} |")
         prof = meta.get("profile")
         if prof:
-            prim = by_id["stard_remission_hamd17"]
-            at = [g for g in prof["grid"] if prim.interval[0] <= g["values"][prim.id] <= prim.interval[1]]
+            at = within(prof, by_id["stard_remission_hamd17"])
             if at:
                 L.append(f"| STAR*D timing rows with remission inside its tolerance (monoamine: best of the {len(at)} "
                          f"profile points there) | {_fmt(prof['plasticity']['misfit_timing'])} | "

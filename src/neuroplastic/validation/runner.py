@@ -110,14 +110,9 @@ def _p_given_baseline(run, params, scale, criterion, when, fall=0.5):
     return norm.cdf((np.floor((1.0 - fall) * b + 1e-9) + 0.5 - et) / sd), w
 
 
-def _p_criterion(run, params, scale, criterion, when):
-    """P(an observed rating meets ``criterion`` at ``when``) per patient."""
-    p, w = _p_given_baseline(run, params, scale, criterion, when)
-    return (p * w).sum(axis=0)
-
-
-def _p_early(run, params, scale, when, fall):
-    p, w = _p_given_baseline(run, params, scale, "response", when, fall)
+def _p_criterion(run, params, scale, criterion, when, fall=0.5):
+    """P(an observed rating meets ``criterion`` at ``when``) per patient (response: a fall of at least ``fall``)."""
+    p, w = _p_given_baseline(run, params, scale, criterion, when, fall)
     return (p * w).sum(axis=0)
 
 
@@ -192,7 +187,7 @@ def compute(target: Target, sim: Simulator) -> float:
         part = _change(run, st["scale"], when, p) - _change(ref, st["scale"], when, p)
         return float(part / total) if abs(total) > 1e-9 else float("nan")
     if kind == "early_improvement_rate":
-        return float(np.mean(_p_early(run, p, st["scale"], when, st["fall"])))
+        return float(np.mean(_p_criterion(run, p, st["scale"], "response", when, st["fall"])))
     if kind in ("early_improvement_sensitivity", "early_improvement_specificity"):
         ei, w = _p_given_baseline(run, p, st["scale"], "response", when, st["fall"])     # (level, patient)
         r, _ = _p_given_baseline(run, p, st["scale"], "response", days(st["endpoint"]))
