@@ -64,14 +64,12 @@ def simulate(scenario: Path = typer.Argument(..., help="scenario YAML file"),
         from rich.progress import Progress
         with Progress(transient=True, console=err) as prog:
             task = prog.add_task(f"simulating {sc.name}", total=1.0)
+            from .errors import ScenarioError
             if keep not in ("auto", "full", "visits"):
-                from .errors import ScenarioError
                 raise ScenarioError("--keep", keep, "full, visits or auto")
             if workers is not None and workers < 1:
-                from .errors import ScenarioError
                 raise ScenarioError("--workers", workers, "a positive number of worker processes")
             if scheduler is not None and not scheduler.startswith(("tcp://", "tls://", "inproc://", "ws://")):
-                from .errors import ScenarioError
                 raise ScenarioError("--scheduler", scheduler, "a Dask scheduler address such as tcp://127.0.0.1:8786")
             partial = out_dir / ".partial" if sc.n_patients > 1 else None
             if partial is not None and not resume and partial.exists():

@@ -269,7 +269,7 @@ def _rk4_relax(f, z, inp, h, steps, tol):
         if len(idx) == 0:
             break
         zz = np.asfortranarray(z[idx])
-        ii = {k: (v[idx] if np.ndim(v) else v) for k, v in inp.items()}
+        ii = _take(inp, idx)
         k1 = f(zz, ii)
         ok = np.max(np.abs(k1), axis=1) < tol
         k2 = f(zz + 0.5 * h * k1, ii)
@@ -295,22 +295,21 @@ def steady_state(rhs: Rhs, y0: np.ndarray, inputs: dict, timescales: np.ndarray,
     scale = timescales[None, :]
     f = lambda z, inp: np.asarray(rhs(z, inp)) * scale
     y = np.array(y0, dtype=float, order="F")
-    P, n = y.shape
+    n = y.shape[1]
     inp_all = {k: (np.asarray(v) if np.ndim(v) else v) for k, v in inputs.items()}
-    sub = lambda idx: {k: (v[idx] if np.ndim(v) else v) for k, v in inp_all.items()}
     y, done = _rk4_relax(f, y, inp_all, 0.5, relax, tol)
     idx = np.flatnonzero(~done)
     for _ in range(newton):
         if len(idx) == 0:
             break
         z = np.asfortranarray(y[idx])
-        inp = sub(idx)
+        inp = _take(inp_all, idx)
         g = f(z, inp)
         res = np.max(np.abs(g), axis=1)
         ok = res < tol
         if ok.any():
             idx, z, g, res = idx[~ok], np.asfortranarray(z[~ok]), g[~ok], res[~ok]
-            inp = sub(idx)
+            inp = _take(inp_all, idx)
             if len(idx) == 0:
                 break
         J = np.empty((len(idx), n, n))
@@ -343,11 +342,9 @@ def steady_state(rhs: Rhs, y0: np.ndarray, inputs: dict, timescales: np.ndarray,
             z_new = z + step[:, None] * delta
         y[idx] = z_new
     # anything left (Newton stalled): the pseudo-time relaxation, as long as it takes
-    rest = np.ones(P, bool)
-    g = f(y, inp_all)
-    rest &= ~(np.max(np.abs(g), axis=1) < tol)
+    rest = ~(np.max(np.abs(f(y, inp_all)), axis=1) < tol)
     if rest.any():
         left = np.flatnonzero(rest)
-        z, _ = _rk4_relax(f, np.asfortranarray(y[left]), sub(left), 0.5, steps, tol)
+        z, _ = _rk4_relax(f, np.asfortranarray(y[left]), _take(inp_all, left), 0.5, steps, tol)
         y[left] = z
     return np.ascontiguousarray(y)

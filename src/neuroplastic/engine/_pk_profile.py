@@ -55,12 +55,3 @@ class PKStream:
         self.x = self._with_boluses(self.left)
         return self.x
 
-
-def pk_profile(system: PKSystem, doses, fine: np.ndarray) -> np.ndarray:
-    """Compartment amounts (len(fine), P, n) with every dose applied exactly at its time (right-continuous)."""
-    out = np.empty((len(fine), system.n_patients, system.n))
-    st = PKStream(system, doses, fine)
-    out[0] = st.x
-    for j in range(1, len(fine)):
-        out[j] = st.advance()
-    return out

@@ -79,9 +79,9 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
     cal = build_calendar(treatments, scenario.duration, patients.weight, params, patients.placebo,
                          expectancy=scenario.models_expectancy)
     model = BrainModel(params, scenario.hypothesis, frozen, scenario.ketamine_mechanism)
-    lam = model.linear_decay() if hasattr(model, "linear_decay") else None
+    lam = model.linear_decay()
     if method is None:
-        method = "etdrk4" if lam is not None and np.any(lam) else "rk4"
+        method = "etdrk4" if np.any(lam) else "rk4"
     if method == "etdrk4":
         h_max = H_MAX if h_max is None else h_max
         h_after = H_AFTER if h_after is None else h_after
@@ -113,7 +113,9 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
     if routes:
         system = build_pk_system(routes, params, patients.weight, patients.cyp2c19, patients.cyp2d6)
         stream = PKStream(system, cal.doses, fine)
-    out_fine = {int(2 * k) for k in out_idx.tolist()}
+    out_slots: dict[int, list[int]] = {}  # fine index of an output node -> its output rows
+    for i, k in enumerate(out_idx.tolist()):
+        out_slots.setdefault(2 * k, []).append(i)
     plasma: dict[str, np.ndarray] = {}
     node_inputs = {k: np.empty((T, P)) for k in base}
     state = {"j": -1, "right": None, "left": None}
@@ -147,14 +149,12 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
             left = pulses_on(j, True)
             if stream is not None:
                 occupancies(left, stream.left)
-        if j in out_fine:
-            for i, k in enumerate(out_idx.tolist()):
-                if 2 * k == j:
-                    for name, v in right.items():
-                        node_inputs[name][i] = v
-                    if stream is not None:
-                        for c, v in conc.items():
-                            plasma.setdefault(c, np.empty((T, P)))[i] = v
+        for i in out_slots.get(j, ()):
+            for name, v in right.items():
+                node_inputs[name][i] = v
+            if stream is not None:
+                for c, v in conc.items():
+                    plasma.setdefault(c, np.empty((T, P)))[i] = v
         return left, right
 
     def inputs(j, side="right"):

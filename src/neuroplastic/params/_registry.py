@@ -158,10 +158,10 @@ def _load_files() -> dict[str, Parameter]:
     return out
 
 
-def load_calibration(version: int | None = None, hypothesis: str = "plasticity") -> dict:
-    """Overrides of the shipped calibrated parameter set ``data/calibration/<hypothesis>-v<version>.yaml``
-    (the newest with ``adopted`` not false when ``version`` is None); ``{}`` when none. Keys ``name``, ``overrides``."""
-    root = resources.files("neuroplastic") / "data" / "calibration"
+def calibration_files(hypothesis: str, root=None) -> dict:
+    """Version -> file of the calibration sets ``<hypothesis>-v<N>.yaml`` in ``root`` (default: the shipped
+    ``data/calibration``)."""
+    root = resources.files("neuroplastic") / "data" / "calibration" if root is None else root
     if not root.is_dir():
         return {}
     found = {}
@@ -169,6 +169,13 @@ def load_calibration(version: int | None = None, hypothesis: str = "plasticity")
         stem = f.name[:-5] if f.name.endswith(".yaml") else ""
         if stem.startswith(f"{hypothesis}-v") and stem.split("-v")[-1].isdigit():
             found[int(stem.split("-v")[-1])] = f
+    return found
+
+
+def load_calibration(version: int | None = None, hypothesis: str = "plasticity") -> dict:
+    """Overrides of the shipped calibrated parameter set ``data/calibration/<hypothesis>-v<version>.yaml``
+    (the newest with ``adopted`` not false when ``version`` is None); ``{}`` when none. Keys ``name``, ``overrides``."""
+    found = calibration_files(hypothesis)
     if not found or (version is not None and version not in found):
         return {}
     if version is None:  # newest set that is adopted as the default

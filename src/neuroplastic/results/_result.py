@@ -12,7 +12,7 @@ import xarray as xr
 
 from .. import __version__
 from .._units import DAY
-from ..mood.scales import SCALES, remission
+from ..mood.scales import SCALES, remission, response
 from ._meta import OUTPUTS
 
 
@@ -162,7 +162,7 @@ def build_summary(scenario, ds: xr.Dataset, runs) -> dict:
             for kind, var in (("rated", name), ("expected", f"{name}_expected")):
                 s = sel[var].values  # (patient, time)
                 b, f = s[:, 0], s[:, -1]
-                responder = f <= 0.5 * b
+                responder = response(f, b)
                 remitter = remission(f, name)
                 days, event = first_response_day(s, t)
                 block = {

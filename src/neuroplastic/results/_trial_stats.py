@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..mood.scales import response
+
 
 def first_response_day(scores: np.ndarray, t_days: np.ndarray):
     """Per patient: first time the score is <= 50% of baseline (event) or the last time (censored).
@@ -16,7 +18,7 @@ def first_response_day(scores: np.ndarray, t_days: np.ndarray):
     ([14.0, 14.0], [True, False])
     """
     base = scores[:, :1]
-    hit = scores[:, 1:] <= 0.5 * base
+    hit = response(scores[:, 1:], base)
     event = hit.any(axis=1)
     idx = np.where(event, hit.argmax(axis=1) + 1, len(t_days) - 1)
     return t_days[idx], event

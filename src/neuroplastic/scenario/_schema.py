@@ -473,9 +473,7 @@ class Scenario(_Model):
         by default it is on: a patient who takes a pill, sits through TMS sessions or goes to therapy expects
         benefit, open label or blinded (Rutherford & Roose 2013). ``expectancy: false`` isolates what the
         treatment itself does."""
-        if self.expectancy is not None:
-            return self.expectancy
-        return True
+        return self.expectancy is not False
     treatments: tuple[Treatment, ...] = ()
     arms: tuple[tuple[str, tuple[Treatment, ...]], ...] | None = None
     visits: tuple[float, ...] | None = None

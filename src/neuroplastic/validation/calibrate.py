@@ -26,7 +26,7 @@ import yaml
 from scipy.optimize import minimize
 
 from ..params import ParameterSet
-from ..params._registry import _load_files
+from ..params._registry import _load_files, calibration_files
 from .runner import Simulator, compute
 from .targets import FAMILIES, load_targets
 
@@ -152,8 +152,7 @@ def calibration_dir() -> Path:
 
 
 def next_version(hypothesis: str, where: Path) -> int:
-    vs = [int(p.stem.split("-v")[-1]) for p in where.glob(f"{hypothesis}-v*.yaml") if p.stem.split("-v")[-1].isdigit()]
-    return max(vs, default=0) + 1
+    return max(calibration_files(hypothesis, Path(where)), default=0) + 1
 
 
 def write_set(report: dict, where: Path, *, cv: list[dict] | None = None, version: int | None = None) -> Path:
@@ -176,10 +175,10 @@ def write_set(report: dict, where: Path, *, cv: list[dict] | None = None, versio
 
 
 def load_set(hypothesis: str, version: int | None = None) -> dict | None:
-    where = calibration_dir()
-    version = version or (next_version(hypothesis, where) - 1)
-    path = where / f"{hypothesis}-v{version}.yaml"
-    return yaml.safe_load(path.read_text()) if version and path.exists() else None
+    """The shipped calibration set ``<hypothesis>-v<version>.yaml`` (default: the newest), or None."""
+    found = calibration_files(hypothesis)
+    path = found.get(version or max(found, default=0))
+    return yaml.safe_load(path.read_text()) if path is not None else None
 
 
 def calibrate(hypothesis: str = "plasticity", *, maxfev: int = 40, cv_maxfev: int = 20, cross_validate: bool = True,

@@ -22,7 +22,8 @@ SEED = 20240601
 
 
 def population(n: int = N_DEFAULT, kind: str = "mdd", params: ParameterSet | None = None) -> Patients:
-    """The built-in population of ``n`` patients of ``kind`` (``mdd`` or ``trd``); the same every call.
+    """The built-in population of ``n`` patients of ``kind`` (see ``neuroplastic.population.POPULATIONS``); the same
+    every call.
 
     Example
     -------

@@ -22,15 +22,12 @@ from scipy.stats import norm
 from ..engine._simulate import Patients, run_arm
 from ..mood.scales import SCALES, entry_inflation
 from ..params import ParameterSet
+from ..population import typical_patient
 from ..scenario import Scenario
 from .population import population
 from .targets import Target, days, load_targets
 
 _SCENARIO_KEYS = ("duration", "output_every")
-
-
-def single_patient() -> Patients:
-    return Patients(np.arange(1), np.array([70.0]), np.array(["normal"]), np.array(["normal"]), np.array([1.0]))
 
 
 class Simulator:
@@ -53,7 +50,7 @@ class Simulator:
                        allow_off_label=True)
             sc = Scenario.build(**doc)
             if pr.get("single_patient"):
-                pats = single_patient()
+                pats = typical_patient()
             else:
                 pats = self._pop if self._pop is not None else population(kind=pr.get("population", "mdd"),
                                                                             params=self.params)
