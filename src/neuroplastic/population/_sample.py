@@ -9,6 +9,7 @@ from ..engine._simulate import Patients
 from ..params import ParameterSet, default_parameters
 
 POPULATIONS = ("mdd", "trd", "outpatient", "healthy")
+WEIGHT_RANGE_KG = (40.0, 180.0)  # sampled body weights are clipped here; dose limits are checked at these extremes
 _2C19 = ("poor", "intermediate", "normal", "rapid", "ultrarapid")
 _2D6 = ("poor", "intermediate", "normal", "ultrarapid")
 
@@ -67,7 +68,7 @@ def traits_from_uniforms(z: np.ndarray, population: str = "mdd", params: Paramet
     f2d6 = [v("population.cyp2d6.poor"), v("population.cyp2d6.intermediate"), 0.0, v("population.cyp2d6.ultrarapid")]
     f2d6[2] = 1.0 - sum(f2d6)
     g = ndtri(z)  # normal deviates
-    weight = np.clip(v("population.weight.mean") + v("population.weight.sd") * g[:, 0], 40.0, 180.0)
+    weight = np.clip(v("population.weight.mean") + v("population.weight.sd") * g[:, 0], *WEIGHT_RANGE_KG)
     c19 = _categorical(z[:, 1], _2C19, f19)
     d6 = _categorical(z[:, 2], _2D6, f2d6)
     met = z[:, 3] < v("population.bdnf.met_carrier")

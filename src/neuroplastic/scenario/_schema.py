@@ -13,6 +13,7 @@ from .._units import DAY, HOUR, Q_, parse_quantity, to_si
 from ..errors import SafetyError, ScenarioError
 from ..pharmacology import DRUGS
 from ..therapy.placebo import FORMS as PLACEBO_FORMS
+from ._yaml import load_yaml, read_text
 
 PHENOTYPES_2C19 = ("poor", "intermediate", "normal", "rapid", "ultrarapid")
 PHENOTYPES_2D6 = ("poor", "intermediate", "normal", "rapid", "ultrarapid")
@@ -28,6 +29,31 @@ def _time(v: Any, field: str, *, positive: bool = False, allow_zero: bool = True
     if s < 0 or (positive and s == 0) or (not allow_zero and s == 0):
         raise ScenarioError(field, v, "a positive time" if positive else "a time of at least 0")
     return s
+
+
+MAX_NAME = 200            # characters in the scenario name
+MAX_DESCRIPTION = 10_000  # characters in the description
+MAX_ARM_NAME = 100        # characters in an arm name
+MAX_SEED = 2**63 - 1      # fits a NetCDF int64 attribute; the random streams use it modulo 2**64
+MAX_DOSE_MG = 10_000.0    # 10 g in one dose: beyond any drug here, even off label
+MAX_DOSE_MG_PER_KG = 100.0
+
+
+def _text(v: Any, field: str, limit: int, *, empty: bool = False, example: str | None = None) -> str:
+    """A string of at most ``limit`` characters (never a number, list or mapping converted to one)."""
+    if not isinstance(v, str):
+        raise ScenarioError(field, v, f"text (a string of at most {limit:,} characters), e.g. {example or field + ': my scenario'}"
+                            + ("; quote it if it looks like a number" if isinstance(v, (int, float, bool)) else ""))
+    if len(v) > limit or (not empty and not v.strip()):
+        raise ScenarioError(field, v if len(v) <= 60 else f"{v[:40]}... ({len(v):,} characters)",
+                            f"a non-empty string of at most {limit:,} characters" if not empty else f"at most {limit:,} characters")
+    return v
+
+
+def _flag(d: dict, key: str, field: str) -> None:
+    """Refuse a flag that is present but not a YAML boolean (``"false"`` in quotes is a string, and true)."""
+    if key in d and not isinstance(d[key], bool):
+        raise ScenarioError(f"{field}.{key}", d[key], "true or false (a YAML boolean, without quotes)")
 
 
 def _check_stop(parsed: dict, raw: dict, field: str) -> None:
@@ -105,14 +131,22 @@ class DrugTreatment(_Model):
             try:
                 q = parse_quantity(dose, f"{f}.dose", "mg")
                 per_kg = False
-            except ScenarioError:
+            except ScenarioError as exc:
+                if exc.allowed.startswith("a finite"):
+                    raise
                 q = parse_quantity(dose, f"{f}.dose", "mg/kg",
                                    allowed="a mass (e.g. '10 mg') or a mass per body weight (e.g. '0.5 mg/kg')")
                 per_kg = True
             value = float(q.to_base_units().magnitude)
             if not value > 0:
                 raise ScenarioError(f"{f}.dose", dose, "a positive dose")
+            cap = MAX_DOSE_MG_PER_KG if per_kg else MAX_DOSE_MG
+            if value * 1e6 > cap:   # absurd even off label: refused whatever allow_off_label says
+                raise ScenarioError(f"{f}.dose", dose, f"at most {cap:,g} {'mg/kg' if per_kg else 'mg'} per dose")
             d["dose"], d["dose_per_kg"] = value, per_kg
+        else:
+            raise ScenarioError(f"{f}.dose", dose, "a dose with a unit, e.g. '10 mg' or '0.5 mg/kg'")
+        _flag(d, "allow_off_label", f)
         route = d.get("route") or info.routes[0]
         if route not in info.routes:
             raise ScenarioError(f"{f}.route", route, f"a route for {name}: {', '.join(info.routes)}")
@@ -157,15 +191,45 @@ class DrugTreatment(_Model):
         times = [self.start + k * self.every for k in range(max(n, 0))]
         return [t for t in times if t < end - 1e-6]
 
-    def daily_dose_mg(self, weight_kg: float) -> float:
-        """Largest amount given within any 24 h, in mg (for the labelling check)."""
+    def doses_in_window(self, window: float, duration: float | None = None) -> int:
+        """Most doses (infusion starts) in any window ``[t, t + window)`` of the schedule (rolling window).
+
+        Counted on the actual dose times -- ``at`` times, or ``every`` from ``start`` to ``stop`` (and before
+        ``duration`` if given) -- without listing them, so a very short ``every`` costs nothing.
+
+        Example
+        -------
+        >>> d = DrugTreatment.model_validate({"drug": "sertraline", "dose": "50 mg", "every": "7 h"})
+        >>> d.doses_in_window(DAY), d.doses_in_window(DAY, duration=10 * HOUR)   # 0, 7, 14, 21 h in one day
+        (4, 2)
+        """
+        end = min(x for x in (duration, self.stop, np.inf) if x is not None)
+        if self.at is not None:
+            t = np.asarray([x for x in self.at if x < end])
+            if not len(t):
+                return 0
+            return int((np.searchsorted(t, t + window - 1e-6, side="left") - np.arange(len(t))).max())
+        if self.every is None:
+            return int(self.start < end)
+        per_window = int(np.ceil(window / self.every - 1e-9))
+        if not np.isfinite(end):
+            return per_window
+        n = int(max(0.0, end - self.start) / self.every + 1 - 1e-9)   # as dose_times
+        if n > 0 and self.start + (n - 1) * self.every >= end - 1e-6:
+            n -= 1
+        return min(per_window, max(n, 0))
+
+    def daily_dose_mg(self, weight_kg: float, duration: float | None = None) -> float:
+        """Largest amount given within any 24 h (rolling window over the dose times), in mg (labelling check).
+
+        Example
+        -------
+        >>> d = DrugTreatment.model_validate({"drug": "sertraline", "dose": "50 mg", "every": "7 h"})
+        >>> round(d.daily_dose_mg(70.0), 9)   # 0, 7, 14 and 21 h fall in one 24 h window
+        200.0
+        """
         per = self.dose * (weight_kg if self.dose_per_kg else 1.0) * 1e6
-        if self.every is not None:
-            return per * max(1, int(DAY / self.every + 1e-9))
-        if self.at:
-            t = self.at
-            return per * max(sum(1 for s in t if a <= s < a + DAY) for a in t)
-        return per
+        return per * self.doses_in_window(DAY, duration)
 
 
 def _pos_int(v, field, lo=1, hi=100000):
@@ -264,6 +328,7 @@ def _parse_tms(raw, field, allow_unsafe) -> TMSTreatment:
     keys = {"protocol", "pulses", "intensity", "frequency", "train_duration", "inter_train_interval", "target", "coil",
             "sessions_per_day", "session_interval", "days", "start", "stop", "allow_unsafe"}
     _only(d, keys, field)
+    _flag(d, "allow_unsafe", field)
     from ..physics.tms.protocols import NAMES
     proto = str(d.get("protocol", "")).lower()
     if proto not in NAMES:
@@ -320,8 +385,12 @@ class VNSTreatment(_Model):
 def _parse_vns(raw, field, allow_unsafe) -> VNSTreatment:
     d = _mapping(raw, field, "{current: 1.0 mA, pulse_width: 250 us, frequency: 20 Hz, on: 30 s, off: 5 min}")
     # YAML 1.1 reads the bare keys `on`/`off` as booleans
+    for b, name in ((True, "on"), (False, "off")):
+        if b in d and name in d:   # `on:` and `"on":` both given: one would silently win
+            raise ScenarioError(f"{field}.{name}", d[name], f"'{name}' given once")
     d = {("on" if k is True else "off" if k is False else k): v for k, v in d.items()}
     _only(d, {"current", "pulse_width", "frequency", "on", "off", "start", "stop", "allow_unsafe"}, field)
+    _flag(d, "allow_unsafe", field)
     out: dict[str, Any] = {}
     for k, dim, ex in (("current", "mA", "'1.0 mA'"), ("pulse_width", "us", "'250 us'"), ("frequency", "Hz", "'20 Hz'")):
         if k not in d:
@@ -385,18 +454,36 @@ class PlaceboTreatment(_Model):
     stop: float | None = None
 
 
+_PLACEBO_IGNORED = {"every", "dose", "infusion", "route", "protocol", "pulses", "intensity", "sessions_per_day",
+                    "session_interval", "days", "frequency", "train_duration", "inter_train_interval", "coil", "target",
+                    "sessions", "session_length", "kind", "current", "pulse_width", "on", "off", True, False}
+
+
 def _parse_placebo(raw, field) -> PlaceboTreatment:
     d = _mapping(raw, field, "{form: pill}")
     if d.get("form") not in PLACEBO_FORMS:
         raise ScenarioError(f"{field}.form", d.get("form"), ", ".join(PLACEBO_FORMS[:-1]) + " or " + PLACEBO_FORMS[-1])
-    sham_keys = {"protocol", "pulses", "intensity", "sessions_per_day", "session_interval", "days", "frequency",
-                 "train_duration", "inter_train_interval", "coil", "target"}
-    _only(d, {"form", "start", "stop", "at", "every", "dose", "infusion"} | (sham_keys if d["form"] == "sham_tms" else set()), field)
+    # a placebo is modelled as expectancy from start to stop (therapy/placebo.py); nothing else is read, so
+    # schedule-like keys (dose, every, infusion, sham-TMS session settings) are refused rather than ignored
+    honoured = ("form", "start", "stop", "at")
+    ignored = [k for k in d if k not in honoured]
+    if ignored:
+        k = ignored[0]
+        known = k in _PLACEBO_IGNORED
+        raise ScenarioError(f"{field}.{k}", d[k], "only form, start, stop or at (a single start time) in a placebo: "
+                            + ("a placebo is modelled as expectancy from start to stop, so its dose, schedule and session "
+                               "settings are not used" if known else f"{k!r} is not a placebo setting"
+                               + "".join(f" (did you mean {c!r}?)" for c in difflib.get_close_matches(str(k), honoured, n=1))))
     out: dict[str, Any] = {"form": d["form"]}
     out.update(_start_stop(d, field))
-    if d.get("at"):
+    if "at" in d:
         at = d["at"] if isinstance(d["at"], list) else [d["at"]]
+        if "start" in d:
+            raise ScenarioError(f"{field}.at", d["at"], "either 'start' or 'at', not both")
+        if len(at) != 1:
+            raise ScenarioError(f"{field}.at", d["at"], "a single start time; repeated placebo schedules are not supported yet")
         out["start"] = _time(at[0], f"{field}.at[0]")
+        d["start"] = at[0]   # for the message below
     _check_stop(out, d, field)
     return _validate(PlaceboTreatment, out, field)
 
@@ -503,9 +590,9 @@ def _build(doc: Any) -> Scenario:
         raise ScenarioError(str(unknown[0]), doc[unknown[0]], "a known key" + (f" (did you mean {close[0]!r}?)" if close else f": {', '.join(sorted(_KEYS))}"))
     out: dict[str, Any] = {}
     if "name" in doc:
-        out["name"] = str(doc["name"])
+        out["name"] = _text(doc["name"], "name", MAX_NAME)
     if "description" in doc:
-        out["description"] = str(doc["description"])
+        out["description"] = _text(doc["description"], "description", MAX_DESCRIPTION, empty=True)
     if "duration" not in doc:
         raise ScenarioError("duration", None, "a time with a unit, e.g. '12 weeks'")
     out["duration"] = _time(doc["duration"], "duration", positive=True)
@@ -517,10 +604,12 @@ def _build(doc: Any) -> Scenario:
             raise ScenarioError("output_every", doc["output_every"], "at least 1 min")
         if out["duration"] / out["output_every"] > 2_000_000:
             raise ScenarioError("output_every", doc["output_every"], "an interval giving at most 2 million output times")
+        if out["output_every"] > out["duration"]:
+            raise ScenarioError("output_every", doc["output_every"], f"an interval no longer than the duration ({doc['duration']})")
     if "seed" in doc:
         s = doc["seed"]
-        if not isinstance(s, int) or isinstance(s, bool) or s < 0:
-            raise ScenarioError("seed", s, "a non-negative integer")
+        if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s <= MAX_SEED:
+            raise ScenarioError("seed", s, f"a whole number from 0 to {MAX_SEED} (2**63 - 1)")
         out["seed"] = s
     if "hypothesis" in doc:
         h = doc["hypothesis"]
@@ -535,7 +624,7 @@ def _build(doc: Any) -> Scenario:
     for flag in ("allow_off_label", "allow_unsafe", "expectancy"):
         if flag in doc:
             if not isinstance(doc[flag], bool):
-                raise ScenarioError(flag, doc[flag], "true or false")
+                raise ScenarioError(flag, doc[flag], "true or false (a YAML boolean, without quotes)")
             out[flag] = doc[flag]
     if "patient" in doc and doc["patient"] is not None:
         pt = doc["patient"]
@@ -584,20 +673,78 @@ def _build(doc: Any) -> Scenario:
             raise ScenarioError("arms", arms, "a mapping of arm name -> list of treatments")
         parsed = []
         for name, tr in arms.items():
+            name = _text(name, "arms", MAX_ARM_NAME, example="an arm name such as placebo")
             if tr is None:
                 tr = []
             if not isinstance(tr, list):
                 raise ScenarioError(f"arms.{name}", tr, "a list of treatments")
-            parsed.append((str(name), tuple(_parse_treatment(t, f"arms.{name}[{i}]", unsafe) for i, t in enumerate(tr))))
+            parsed.append((name, tuple(_parse_treatment(t, f"arms.{name}[{i}]", unsafe) for i, t in enumerate(tr))))
         out["arms"] = tuple(parsed)
     if "visits" in doc:
         v = doc["visits"]
         if not isinstance(v, list) or not v:
             raise ScenarioError("visits", v, "a list of times, e.g. [0 d, 1 w, 2 w]")
-        out["visits"] = tuple(sorted(_time(x, f"visits[{i}]") for i, x in enumerate(v)))
+        out["visits"] = _visits(v, out["duration"], doc["duration"])
     sc = _validate(Scenario, out, "scenario")
+    _check_starts(sc)
     _check_schedules(sc)
     return sc
+
+
+def _visits(v: list, duration: float, raw_duration: Any) -> tuple[float, ...]:
+    """Visit times: the first at 0 (the baseline rating), none after the duration, no time twice."""
+    times = [_time(x, f"visits[{i}]") for i, x in enumerate(v)]
+    seen: dict[float, int] = {}
+    for i, t in enumerate(times):
+        if t in seen:
+            raise ScenarioError(f"visits[{i}]", v[i], f"distinct visit times (the same as visits[{seen[t]}])")
+        seen[t] = i
+        if t > duration:
+            raise ScenarioError(f"visits[{i}]", v[i], f"a time within the duration ({raw_duration})")
+    if min(times) != 0.0:
+        i = times.index(min(times))
+        raise ScenarioError(f"visits[{i}]", v[i], "a first visit at 0 days (the baseline rating), e.g. [0 d, 2 w, 4 w]")
+    return tuple(sorted(times))
+
+
+MAX_DOSES = 200_000   # doses of one treatment in one scenario (hourly for 20 years is 175,320)
+
+
+def _check_starts(sc: Scenario) -> None:
+    """Refuse a treatment that would deliver nothing before the end of the scenario (drugs: see _check_schedules),
+    and a drug schedule with more doses than :data:`MAX_DOSES` (counted, not listed)."""
+    end_days = f"{sc.duration / DAY:g} days"
+    for arm, trs in sc.arm_list():
+        prefix = "treatments" if sc.arms is None else f"arms.{arm}"
+        for i, t in enumerate(trs):
+            f = f"{prefix}[{i}].{t.kind}"
+            if t.drug is not None:
+                d = t.drug
+                if d.every is not None:
+                    end = min(sc.duration, d.stop if d.stop is not None else sc.duration)
+                    if (end - d.start) / d.every > MAX_DOSES:
+                        raise ScenarioError(f"{prefix}[{i}].every", f"{d.every:g} s",
+                                            f"a schedule of at most {MAX_DOSES:,} doses (this one has "
+                                            f"{(end - d.start) / d.every:,.0f})")
+            elif t.tms is not None:
+                sched = t.tms.schedule
+                if sched.start >= sc.duration:
+                    raise ScenarioError(f"{f}.start", f"{sched.start / DAY:g} days", f"a start before the end of the scenario ({end_days})")
+                if not sched.session_starts(sc.duration, t.tms.make_protocol().duration):
+                    raise ScenarioError(f"{f}.start", f"{sched.start / DAY:g} days",
+                                        f"a course with at least one session before the end of the scenario ({end_days}; "
+                                        f"sessions start at {sched.first_session_time / HOUR:g}:00 on {sched.days})")
+            elif t.vns is not None:
+                if t.vns.start >= sc.duration:
+                    raise ScenarioError(f"{f}.start", f"{t.vns.start / DAY:g} days", f"a start before the end of the scenario ({end_days})")
+            elif t.psychotherapy is not None:
+                pt = t.psychotherapy
+                if not pt.session_times(sc.duration):
+                    raise ScenarioError(f"{f}.start", f"{pt.start / DAY:g} days",
+                                        f"a first session before the end of the scenario ({end_days}; sessions start at 10:00)")
+            elif t.placebo is not None:
+                if t.placebo.start >= sc.duration:
+                    raise ScenarioError(f"{f}.start", f"{t.placebo.start / DAY:g} days", f"a start before the end of the scenario ({end_days})")
 
 
 def _validate(model, data, field):
@@ -612,8 +759,85 @@ def _validate(model, data, field):
         raise ScenarioError(f"{field}.{loc}" if loc else field, err.get("input"), err["msg"].lower()) from None
 
 
+def _dose_check_weights(sc: Scenario) -> tuple[float, float, str]:
+    """Body weights (kg) at which dose limits are checked: (lightest, heaviest, how they were chosen).
+
+    One patient: the patient's weight. A cohort or population samples weights per patient, so the check must hold
+    for every patient it can draw: a fixed dose (mg) is checked in mg/kg at the lightest weight the sampler can
+    return and a weight-based dose (mg/kg) in mg at the heaviest (``population.WEIGHT_RANGE_KG``). An unknown
+    single-patient weight is treated like a population.
+    """
+    from ..population._sample import WEIGHT_RANGE_KG   # deferred: population imports the engine, which imports this
+    if sc.n_patients == 1 and sc.population is None and sc.patient.weight is not None:
+        w = float(sc.patient.weight)
+        return w, w, f"{w:g} kg"
+    lo, hi = WEIGHT_RANGE_KG
+    return lo, hi, f"{lo:g} kg, " + ("the lightest weight sampled" if sc.patient.weight is not None else "weight unknown")
+
+
+def _check_dose_interval(d: DrugTreatment, f: str) -> None:
+    """Refuse doses closer together than the route's minimum interval (dose_intervals.yaml)."""
+    from ..pharmacology._drugs import min_dose_interval
+    need, src = min_dose_interval(d.route)
+    gaps = []
+    if d.every is not None:
+        gaps.append(("every", d.every))
+    if d.at is not None and len(d.at) > 1:
+        gaps.append(("at", float(np.min(np.diff(d.at)))))
+
+    def span(x: float) -> str:
+        return f"{x:.3g} s" if x < 60 else f"{x / 60:.3g} min" if x < HOUR else f"{x / HOUR:.3g} h"
+
+    for key, gap in gaps:
+        free = gap - (d.infusion or 0.0)   # iv: from the end of one infusion to the start of the next
+        if free < need - 1e-6:
+            what = f"{span(gap)} between doses" + (f" ({span(max(free, 0.0))} after a {span(d.infusion)} infusion)"
+                                                  if d.infusion else "")
+            rule = f"at least {span(need)} " + ("from the end of one infusion to the next" if d.infusion
+                                                 else f"between {d.route} doses")
+            raise SafetyError(f"{f}.{key}", what, f"{rule} ({src}); set allow_off_label: true to override")
+
+
+def _check_dose_limits(d: DrugTreatment, f: str, duration: float, weights: tuple[float, float, str]) -> None:
+    """Refuse a schedule above the drug's labelled or studied limits (drugs.yaml), per dose, per 24 h and per 7 days.
+
+    Limits are evaluated on the actual dose times (rolling windows, :meth:`DrugTreatment.doses_in_window`) and in
+    the limit's unit whatever the dose's unit (see :func:`_dose_check_weights`).
+    """
+    info = DRUGS[d.drug]
+    lo, hi, how = weights
+    tail = "; set allow_off_label: true to override"
+    dose_mg = d.dose * 1e6                                   # mg, or mg/kg when dose_per_kg
+    per_kg = dose_mg if d.dose_per_kg else dose_mg / lo      # mg/kg for the patient with the most per kg
+    per_mg = dose_mg * hi if d.dose_per_kg else dose_mg      # mg for the patient with the most mg
+    shown = (lambda x: f"{x:g} mg/kg") if d.dose_per_kg else \
+        (lambda x: f"{x * lo:g} mg ({x:.3g} mg/kg at {how})")  # noqa: E731
+    if info.max_dose_per_kg:
+        lim = Q_(info.max_dose_per_kg).to("mg/kg").magnitude
+        if per_kg > lim * (1 + 1e-9):
+            raise SafetyError(f"{f}.dose", shown(per_kg), f"at most {lim:g} mg/kg per dose ({info.max_source}){tail}")
+    n_day = d.doses_in_window(DAY, duration)
+    if info.max_daily_dose_per_kg:
+        lim = Q_(info.max_daily_dose_per_kg).to("mg/kg").magnitude
+        if per_kg * n_day > lim * (1 + 1e-9):
+            raise SafetyError(f"{f}.dose", f"{n_day} doses of {shown(per_kg)} in 24 h",
+                              f"at most {lim:g} mg/kg per 24 h ({info.max_source}){tail}")
+    if info.max_daily_dose:
+        lim = Q_(info.max_daily_dose).to("mg").magnitude
+        daily = per_mg * n_day
+        if daily > lim * (1 + 1e-9):
+            at = f" at {hi:g} kg" if d.dose_per_kg else ""
+            raise SafetyError(f"{f}.dose", f"{daily:g} mg/day{at}", f"at most {lim:g} mg/day ({info.max_source}){tail}")
+    if info.max_weekly_dose:
+        lim = Q_(info.max_weekly_dose).to("mg").magnitude
+        weekly = per_mg * d.doses_in_window(7 * DAY, duration)
+        if weekly > lim * (1 + 1e-9):
+            raise SafetyError(f"{f}.dose", f"{weekly:g} mg in 7 days",
+                              f"at most {lim:g} mg per 7 days ({info.max_source}){tail}")
+
+
 def _check_schedules(sc: Scenario) -> None:
-    weight = sc.patient.weight if sc.patient.weight is not None else 70.0
+    weights = _dose_check_weights(sc)
     for arm, trs in sc.arm_list():
         prefix = "treatments" if sc.arms is None else f"arms.{arm}"
         seen: dict[str, list[tuple[float, float, int]]] = {}
@@ -622,25 +846,18 @@ def _check_schedules(sc: Scenario) -> None:
             if d is None:
                 continue
             f = f"{prefix}[{i}]"
+            off_label_ok = sc.allow_off_label or d.allow_off_label
+            if not off_label_ok:   # before listing dose times: `every: 1 s` is refused without building them
+                _check_dose_interval(d, f)
             times = d.dose_times(sc.duration)
             if not times:
                 raise ScenarioError(f"{f}.start", f"{d.start / DAY:g} days", f"a first dose before the end of the scenario ({sc.duration / DAY:g} days)")
             if d.at is not None and d.at[-1] >= sc.duration:
                 raise ScenarioError(f"{f}.at", f"{d.at[-1] / DAY:g} days", f"times within the scenario duration ({sc.duration / DAY:g} days)")
-            info = DRUGS[d.drug]
             if d.dose_per_kg and sc.patient.weight is None and sc.n_patients == 1 and sc.population is None:
                 raise ScenarioError(f"{f}.dose", f"{d.dose * 1e6:g} mg/kg", "a fixed dose, or a patient weight (patient: {weight: 70 kg}) for a weight-based dose")
-            off_label_ok = sc.allow_off_label or d.allow_off_label
             if not off_label_ok:
-                if d.dose_per_kg and info.max_dose_per_kg:
-                    lim = Q_(info.max_dose_per_kg).to("mg/kg").magnitude
-                    if d.dose * 1e6 > lim * (1 + 1e-9):
-                        raise SafetyError(f"{f}.dose", f"{d.dose * 1e6:g} mg/kg", f"at most {lim:g} mg/kg per dose ({info.max_source}); set allow_off_label: true to override")
-                elif info.max_daily_dose:
-                    lim = Q_(info.max_daily_dose).to("mg").magnitude
-                    daily = d.daily_dose_mg(weight)
-                    if daily > lim * (1 + 1e-9):
-                        raise SafetyError(f"{f}.dose", f"{daily:g} mg/day", f"at most {lim:g} mg/day ({info.max_source}); set allow_off_label: true to override")
+                _check_dose_limits(d, f, sc.duration, weights)
             span = (times[0], times[-1] + (d.every or d.infusion or 0.0))
             for (a, b, j) in seen.get(d.drug, []):
                 if span[0] < b and a < span[1]:
@@ -649,7 +866,8 @@ def _check_schedules(sc: Scenario) -> None:
 
 
 def parse_scenario(text: str) -> Scenario:
-    """Parse and validate a scenario from YAML text (safe loader; no object construction).
+    """Parse and validate a scenario from YAML text (safe loader; no object construction; duplicate keys, alias
+    bombs and deep nesting refused, see :mod:`._yaml`).
 
     Example
     -------
@@ -657,21 +875,11 @@ def parse_scenario(text: str) -> Scenario:
     >>> round(s.treatments[0].drug.dose * 1e6, 9)   # stored in kg
     50.0
     """
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "document"
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise ScenarioError("yaml", where, f"well-formed YAML ({problem})") from None
-    return _build(doc)
+    if not isinstance(text, str):
+        raise ScenarioError("scenario text", type(text).__name__, "YAML text (a str)")
+    return _build(load_yaml(text))
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file."""
-    p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as exc:
-        raise ScenarioError("scenario file", str(p), f"a readable file ({exc.strerror})") from None
-    return parse_scenario(text)
+    """Read and validate a scenario YAML file (at most 1 MiB of UTF-8 text; see :mod:`._yaml`)."""
+    return parse_scenario(read_text(path))

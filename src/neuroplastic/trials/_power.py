@@ -24,6 +24,7 @@ def power_curve(scenario, sample_sizes, *, replicates: int = 20, alpha: float = 
     True
     """
     from .._api import simulate
+    from ..scenario._schema import _check_schedules
 
     if scenario.arms is None or len(scenario.arms) < 2:
         raise ScenarioError("arms", None, "a trial design with at least two arms")
@@ -33,6 +34,11 @@ def power_curve(scenario, sample_sizes, *, replicates: int = 20, alpha: float = 
     for n in sample_sizes:
         if n < 2:
             raise ScenarioError("--n", n, "at least 2 patients per arm")
+        if n > 1_000_000:
+            raise ScenarioError("--n", n, "at most 1,000,000 patients per arm")
+        # the cohort's dose limits (sampled weights) apply to the resized design, as if it had been written so
+        _check_schedules(scenario.model_copy(update={"n_patients": int(n),
+                                                     "population": scenario.population or "mdd"}))
         ps, eff = [], []
         for r in range(replicates):
             sc = scenario.model_copy(update={"n_patients": int(n), "seed": scenario.seed + r,

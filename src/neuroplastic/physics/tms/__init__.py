@@ -15,13 +15,13 @@ from .activation import efield_at_target, intensity_to_output, motor_threshold_o
 from .coil import Coil, figure8_coil, get_coil, round_coil
 from .fields import biot_savart, primary_efield, sphere_efield, vector_potential
 from .protocols import Protocol, make_protocol
-from .safety import check_protocol, max_train_duration
+from .safety import check_protocol, max_train_duration, protocol_violations
 from .waveform import Pulse, peak_didt, rlc_pulse
 
 __all__ = [
     "Coil", "Protocol", "Pulse", "biot_savart", "check_protocol", "efield_at_target", "figure8_coil", "get_coil",
     "intensity_to_output", "make_protocol", "max_train_duration", "motor_threshold_output", "peak_didt",
-    "primary_efield", "recruited_fraction", "rlc_pulse", "round_coil", "session_summary", "sphere_efield",
+    "primary_efield", "protocol_violations", "recruited_fraction", "rlc_pulse", "round_coil", "session_summary", "sphere_efield",
     "target_recruitment", "vector_potential",
 ]
 
@@ -72,8 +72,11 @@ def session_summary(protocol_name: str, pulses: int | None = None, intensity_pct
         (|E| at the target), ``recruited_fraction``, ``weight_change_end`` (relative change of mean target
         efficacy at the end of the session), ``weight_change_30min`` (the same 30 min later),
         ``aftereffect_duration_min`` (minutes after the session during which |change| exceeds
-        ``aftereffect_criterion``, a fixed 5% by default), ``within_safety_limits`` and ``safety_note``.
-        The summary does not refuse unsafe protocols; :func:`check_protocol` does.
+        ``aftereffect_criterion``, a fixed 5% by default), ``within_safety_limits``, ``safety_note`` (the first
+        violation) and ``safety_violations`` (every limit exceeded, one line each). Safety comes from
+        :func:`~neuroplastic.physics.tms.safety.protocol_violations`, the checker scenarios use; the summary
+        reports unsafe protocols, :func:`check_protocol` refuses them. ``train_duration_s`` and
+        ``inter_train_interval_s`` are the longest train and the shortest pause actually delivered.
 
     Example
     -------
@@ -81,7 +84,6 @@ def session_summary(protocol_name: str, pulses: int | None = None, intensity_pct
     >>> s["pulses"], s["weight_change_30min"] < 0, 80 < s["efield_peak_v_per_m"] < 110
     (300, True, True)
     """
-    from ...errors import SafetyError
     from ...plasticity.synaptic import aftereffect_duration, early_change_after, session_weight_change
 
     p = params or default_parameters()
@@ -92,18 +94,16 @@ def session_summary(protocol_name: str, pulses: int | None = None, intensity_pct
     dw = session_weight_change(proto.pulse_times(), rec, params=p)
     w0 = 1.0  # all synapses start from the same rho0, so the mean change is the mean of the changes
     change = float(np.mean(dw)) * w0
-    try:
-        check_protocol(proto, intensity_pct_rmt)
-        safe, note = True, "within the Rossi 2009/2021 limits"
-    except SafetyError as err:
-        safe, note = False, str(err)
+    violations = [str(err) for err in protocol_violations(proto, intensity_pct_rmt)]  # the scenarios' checker
+    safe = not violations
+    note = "within the Rossi 2009/2021 and Chen 1997 limits" if safe else violations[0]
     return {
         "protocol": proto.name,
         "pulses": int(proto.n_pulses),
         "duration_s": round(proto.duration, 3),
         "frequency_hz": proto.frequency,
         "train_duration_s": proto.longest_train,
-        "inter_train_interval_s": proto.inter_train_interval,
+        "inter_train_interval_s": proto.inter_train_interval if proto.shortest_pause is None else proto.shortest_pause,
         "intensity_pct_rmt": float(intensity_pct_rmt),
         "stimulator_output": round(out_frac, 4),
         "efield_peak_v_per_m": round(e, 2),
@@ -114,4 +114,5 @@ def session_summary(protocol_name: str, pulses: int | None = None, intensity_pct
         "aftereffect_criterion": p.si("plasticity.calcium.aftereffect_criterion"),
         "within_safety_limits": safe,
         "safety_note": note,
+        "safety_violations": violations,
     }

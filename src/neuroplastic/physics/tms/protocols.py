@@ -79,11 +79,53 @@ class Protocol:
             return int(self.n_pulses)
         return int(round(self.train_duration * self.frequency)) * self.burst_pulses
 
+    def delivered_trains(self) -> tuple[np.ndarray, np.ndarray]:
+        """The trains actually delivered: bursts in each train, and the pause (s) after each but the last.
+
+        Trains are read from the burst onsets of :meth:`pulse_times`: a new train starts where the silence after a
+        burst period (``1 / frequency``) lasts at least one more burst period. Trains separated by less than that
+        (e.g. ``inter_train_interval: 0 s``) are one train. The pause is that silence: for the presets it equals
+        ``inter_train_interval``.
+
+        Example
+        -------
+        >>> bursts, pauses = make_protocol("10hz").delivered_trains()
+        >>> len(bursts), bursts[:2].tolist(), pauses[:2].tolist()
+        (75, [40, 40], [26.0, 26.0])
+        >>> bursts, pauses = make_protocol("custom", 3000, frequency=20, train_duration=1,
+        ...                                inter_train_interval=0).delivered_trains()
+        >>> bursts.tolist(), pauses.tolist()
+        ([3000], [])
+        """
+        onsets = self.pulse_times()[:: self.burst_pulses]
+        period = 1.0 / self.frequency
+        silence = np.diff(onsets) - period
+        breaks = np.flatnonzero(silence >= period - 1e-9)
+        edges = np.concatenate(([0], breaks + 1, [len(onsets)]))
+        return np.diff(edges), np.round(silence[breaks], 9)
+
     @property
     def longest_train(self) -> float:
-        """Duration of the longest train actually delivered (s): pulses in it / pulse rate."""
-        n = min(self.pulses_per_train, int(self.n_pulses))
-        return (n / self.burst_pulses) / self.frequency
+        """Duration of the longest train actually delivered (s): bursts in it / burst rate.
+
+        Trains with less than one burst period between them count as one (see :meth:`delivered_trains`).
+
+        Example
+        -------
+        >>> make_protocol("10hz").longest_train
+        4.0
+        >>> make_protocol("custom", 3000, frequency=20, train_duration=1, inter_train_interval=0).longest_train
+        150.0
+        """
+        if self.train_duration is None:
+            return (int(self.n_pulses) / self.burst_pulses) / self.frequency
+        return float(self.delivered_trains()[0].max()) / self.frequency
+
+    @property
+    def shortest_pause(self) -> float | None:
+        """Shortest pause between delivered trains (s); None for one train (see :meth:`delivered_trains`)."""
+        pauses = self.delivered_trains()[1]
+        return float(pauses.min()) if len(pauses) else None
 
     def pulse_times(self) -> np.ndarray:
         """Times of all pulses (s), starting at 0.
