@@ -13,6 +13,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -22,17 +23,24 @@ out = Console()
 
 
 def _fail(msg: str, code: int = 2):
-    err.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+    # user text (names, values) is escaped: a '[/x]' in a scenario name is printed, never parsed as Rich markup
+    err.print(f"[bold red]error:[/] {escape(' '.join(str(msg).split()))}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
-def _guard(fn):
-    """Run fn; turn every error into one line (set NEUROPLASTIC_DEBUG=1 for the traceback)."""
+def _guard(fn, interrupted=None):
+    """Run fn; turn every error into one line (set NEUROPLASTIC_DEBUG=1 for the traceback).
+
+    Ctrl-C (SIGINT) and SIGTERM stop the run: the clean-up of every back end and temporary folder runs, then one
+    line (``interrupted()`` says what was kept) and exit 130 / 143."""
     from .errors import NeuroplasticError
     try:
-        return fn()
+        with _signals():
+            return fn()
     except typer.Exit:
         raise
+    except KeyboardInterrupt as exc:
+        _stopped(exc, interrupted() if interrupted is not None else "nothing was written")
     except NeuroplasticError as exc:
         _fail(str(exc))
     except Exception as exc:  # pragma: no cover - unexpected
@@ -41,9 +49,151 @@ def _guard(fn):
         _fail(f"internal error ({type(exc).__name__}: {exc}); rerun with NEUROPLASTIC_DEBUG=1 for details", 1)
 
 
-def _check_out(path: Path):
-    if path.exists() and not path.is_dir():
-        _fail(f"--out: {str(path)!r} is not allowed; expected a directory path (a file of that name exists)")
+class Interrupted(KeyboardInterrupt):
+    """A signal (SIGTERM, SIGINT) turned into an exception in the main thread, so every ``finally`` runs."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+CLEANUP_LIMIT = 10.0  # seconds: a clean-up that takes longer is cut short (children killed, process exits)
+
+
+def _on_signal(signum, frame):
+    import signal
+    for s in (signal.SIGINT, signal.SIGTERM):  # a second Ctrl-C must not interrupt the clean-up
+        signal.signal(s, signal.SIG_IGN)
+    _watchdog(128 + signum)
+    raise Interrupted(signum)
+
+
+def _redeliver(hook):
+    """sys.unraisablehook: a handler that ran inside a gc callback or a ``__del__`` (Dask's GC diagnosis, for one)
+    has its exception swallowed there; the signal is then delivered again a moment later, outside of it."""
+    def unraisable(u):
+        if isinstance(u.exc_value, Interrupted):
+            import signal
+            import threading
+            for s in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(s, _on_signal)
+            t = threading.Timer(0.05, os.kill, (os.getpid(), u.exc_value.signum))
+            t.daemon = True
+            t.start()
+            return
+        hook(u)
+    return unraisable
+
+
+class _signals:
+    """SIGINT and SIGTERM raise :class:`Interrupted` in the main thread while a command runs."""
+
+    def __enter__(self):
+        import signal
+        import threading
+        self.old = {}
+        self.hook = sys.unraisablehook
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self.old[s] = signal.signal(s, _on_signal)
+            sys.unraisablehook = _redeliver(self.hook)
+        return self
+
+    def __exit__(self, typ, exc, tb):
+        import signal
+        if not (typ is not None and issubclass(typ, KeyboardInterrupt)):  # after a signal, later ones stay ignored
+            for s, h in self.old.items():
+                signal.signal(s, h if h is not None else signal.SIG_DFL)
+            sys.unraisablehook = self.hook
+        return False
+
+
+def _watchdog(code: int) -> None:
+    import threading
+
+    def fire():
+        _kill_descendants()
+        err.print(f"[bold yellow]interrupted:[/] clean-up took longer than {CLEANUP_LIMIT:g} s; stopped",
+                  highlight=False, soft_wrap=True)
+        os._exit(code)
+    if getattr(_watchdog, "started", False):
+        return
+    _watchdog.started = True
+    t = threading.Timer(CLEANUP_LIMIT, fire)
+    t.daemon = True
+    t.start()
+
+
+def _kill_descendants() -> None:
+    """SIGKILL every process below this one (pool workers, the forkserver, Dask workers)."""
+    import signal
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(d.name))
+    todo, seen = [os.getpid()], []
+    while todo:
+        for c in children.get(todo.pop(), ()):
+            seen.append(c)
+            todo.append(c)
+    for pid in seen:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _stopped(exc: BaseException, what: str):
+    import signal
+    code = 128 + (exc.signum if isinstance(exc, Interrupted) else signal.SIGINT)
+    err.print(f"[bold yellow]interrupted:[/] {escape(' '.join(str(what).split()))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _given_empty(option: str = "--out") -> bool:
+    """Whether the command line gave ``option`` an empty string (a Path turns '' into '.')."""
+    argv = sys.argv[1:]
+    return any(a == f"{option}=" or (a == option and i + 1 < len(argv) and argv[i + 1] == "") for i, a in enumerate(argv))
+
+
+def _check_out(path: Path, kind: str = "simulate", *, overwrite: bool = False, resume: bool = False) -> bool:
+    """Refuse an --out that ``kind`` must not write to (one line, exit 2, nothing written); True when it holds
+    ``kind``'s earlier output, which the new output replaces as a whole (see neuroplastic._outdir)."""
+    from ._outdir import DestinationError, check_destination
+    try:
+        return check_destination(path, kind, overwrite=overwrite, resume=resume,
+                                 given_empty=str(path) == "." and _given_empty())
+    except DestinationError as exc:
+        _fail(str(exc))
+
+
+def _kept(state: dict) -> str:
+    """What an interrupted cohort run leaves for --resume."""
+    ck = state.get("checkpoint")
+    n = ck.finished() if ck is not None else 0
+    if not n:
+        return "nothing was written"
+    of = f" of {ck.total}" if ck.total else ""
+    return f"{n}{of} chunks finished are kept in {state['partial']}; rerun with --resume to continue"
+
+
+def _staged(out_dir: Path, write):
+    """``write(folder)`` into a new folder beside ``out_dir``, then put it in place as a whole (nothing half-written,
+    no stale file of an earlier run); returns what ``write`` returned."""
+    import shutil
+
+    from ._outdir import publish, staging
+    new = staging(out_dir)
+    try:
+        res = write(new)
+        publish(new, out_dir)
+        return res
+    finally:
+        shutil.rmtree(new, ignore_errors=True)
 
 
 @app.command()
@@ -53,17 +203,21 @@ def simulate(scenario: Path = typer.Argument(..., help="scenario YAML file"),
              keep: str = typer.Option("auto", "--keep", help="full | visits | auto (visits for cohorts with visits)"),
              workers: Optional[int] = typer.Option(None, "--workers", help="run patient chunks on a local Dask cluster of N worker processes"),
              scheduler: Optional[str] = typer.Option(None, "--scheduler", help="run on an existing Dask scheduler, e.g. tcp://host:8786"),
-             resume: bool = typer.Option(False, "--resume", help="continue an interrupted cohort run from its finished chunks")):
+             resume: bool = typer.Option(False, "--resume", help="continue an interrupted cohort run from its finished chunks"),
+             overwrite: bool = typer.Option(False, "--overwrite", help="replace the results of an earlier run in --out (the whole folder)"),
+             max_memory: Optional[str] = typer.Option(None, "--max-memory", help="resource budget for estimated peak memory and output size, e.g. '16 GiB' (default 8 GiB or half the RAM; output 20 GiB)")):
     """Run a scenario and write DIR/results.nc, DIR/summary.json and DIR/overview.png."""
     from . import load_scenario
     from . import simulate as run
 
+    state: dict = {}  # what an interrupted run keeps, for its one line
+
     def go():
-        _check_out(out_dir)
+        _check_out(out_dir, "simulate", overwrite=overwrite, resume=resume)
         sc = load_scenario(scenario)
         from rich.progress import Progress
-        with Progress(transient=True, console=err) as prog:
-            task = prog.add_task(f"simulating {sc.name}", total=1.0)
+        with Progress(transient=True, console=err, disable=not err.is_terminal) as prog:
+            task = prog.add_task(f"simulating {escape(sc.name)}", total=1.0)
             from .errors import ScenarioError
             if keep not in ("auto", "full", "visits"):
                 raise ScenarioError("--keep", keep, "full, visits or auto")
@@ -71,20 +225,24 @@ def simulate(scenario: Path = typer.Argument(..., help="scenario YAML file"),
                 raise ScenarioError("--workers", workers, "a positive number of worker processes")
             if scheduler is not None and not scheduler.startswith(("tcp://", "tls://", "inproc://", "ws://")):
                 raise ScenarioError("--scheduler", scheduler, "a Dask scheduler address such as tcp://127.0.0.1:8786")
+            from ._api import _check_budget  # refuse a run over the resource budget before anything is touched
+            _check_budget(sc, keep, streamed=sc.n_patients > 1, max_memory=max_memory, workers=workers, scheduler=scheduler)
             partial = out_dir / ".partial" if sc.n_patients > 1 else None
             if partial is not None and not resume and partial.exists():
                 import shutil
                 shutil.rmtree(partial)
             bar = lambda k, n: prog.update(task, completed=k / n)
             if partial is not None:  # a cohort: chunks streamed to disk, results.nc assembled from them
-                from ._api import _simulate_to_disk
-                s = _simulate_to_disk(sc, out_dir, keep=keep, figure=not no_figure, checkpoint_dir=partial,
-                                      workers=workers, scheduler=scheduler, progress=bar)
+                from ._api import _checkpoint, _simulate_to_disk
+                state.update(partial=partial, checkpoint=_checkpoint(sc, partial, keep=keep))
+                s = _simulate_to_disk(sc, out_dir, keep=keep, figure=not no_figure, checkpoint=state["checkpoint"],
+                                      replace=True,
+                                      workers=workers, scheduler=scheduler, progress=bar, max_memory=max_memory)
             else:
-                res = run(sc, keep=keep, workers=workers, scheduler=scheduler, progress=bar)
+                res = run(sc, keep=keep, workers=workers, scheduler=scheduler, progress=bar, max_memory=max_memory)
             prog.update(task, completed=1.0)
         if partial is None:
-            res.save(out_dir, figure=not no_figure)
+            res.save(out_dir, figure=not no_figure, replace=True)
             s = res.summary
         else:
             import shutil
@@ -96,8 +254,8 @@ def simulate(scenario: Path = typer.Argument(..., help="scenario YAML file"),
         for arm, v in s.get("arms", {}).items():
             hh = v["hamd17"]
             line += f"\n  {arm}: HAM-D17 {hh['baseline_mean']:.1f} -> {hh['final_mean']:.1f}, response {hh['response_rate']:.0%}, remission {hh['remission_rate']:.0%}"
-        out.print(line, highlight=False)
-    _guard(go)
+        out.print(line, highlight=False, markup=False)
+    _guard(go, lambda: _kept(state))
 
 
 @app.command()
@@ -106,9 +264,9 @@ def demo(out_dir: Path = typer.Option(Path("neuroplastic-demo"), "--out", help="
     from .demo import run_demo
 
     def go():
-        _check_out(out_dir)
-        files = run_demo(out_dir, console=out)
-        out.print(f"demo written: {', '.join(str(f) for f in files)}", highlight=False)
+        _check_out(out_dir, "demo")  # a folder with an earlier demo is replaced (the README's first command, rerun)
+        files = _staged(out_dir, lambda new: run_demo(new, console=out))
+        out.print(f"demo written: {', '.join(str(out_dir / f.name) for f in files)}", highlight=False, markup=False)
     _guard(go)
 
 
@@ -195,11 +353,11 @@ def tms(protocol: str = typer.Option(..., "--protocol", help="1hz | 5hz | 10hz |
         if as_json:
             print(json.dumps(s, indent=2))
             return
-        tab = Table(title=f"TMS session: {s['protocol']} x {s['pulses']} at {s['intensity_pct_rmt']:g}% rMT")
+        tab = Table(title=escape(f"TMS session: {s['protocol']} x {s['pulses']} at {s['intensity_pct_rmt']:g}% rMT"))
         tab.add_column("quantity")
         tab.add_column("value")
         for k, v in s.items():
-            tab.add_row(k, str(v))
+            tab.add_row(escape(k), escape(str(v)))
         out.print(tab)
     _guard(go)
 
@@ -209,10 +367,10 @@ def validate(out_dir: Path = typer.Option(Path("validation-report"), "--out", he
              no_cv: bool = typer.Option(False, "--no-cv", help="skip the cross-validation table")):
     """Run every published target under both hypotheses; write validation.json and report.md (exit 0 whatever passes)."""
     def go():
-        _check_out(out_dir)
+        _check_out(out_dir, "validate")  # a folder with an earlier report is replaced as a whole
         from .validation import run_validation
-        res = run_validation(out_dir, cross_validate=not no_cv, console=err)
-        out.print(res.get("line") or f"{res['passed']}/{res['total']} targets pass", highlight=False)
+        res = _staged(out_dir, lambda new: run_validation(new, cross_validate=not no_cv, console=err))
+        out.print(res.get("line") or f"{res['passed']}/{res['total']} targets pass", highlight=False, markup=False)
     _guard(go)
 
 
@@ -226,10 +384,10 @@ def calibrate(hypothesis: str = typer.Option("plasticity", "--hypothesis", help=
         if hypothesis not in ("plasticity", "monoamine"):
             raise ScenarioError("--hypothesis", hypothesis, "plasticity or monoamine")
         if out_dir is not None:
-            _check_out(out_dir)
+            _check_out(out_dir, "calibrate")  # adds the next version beside earlier sets, never replaces one
         from .validation import run_calibration
         res = run_calibration(out_dir, hypothesis=hypothesis, maxfev=maxfev, console=err)
-        out.print(f"calibration written: {res.get('path', res)}", highlight=False)
+        out.print(f"calibration written: {res.get('path', res)}", highlight=False, markup=False)
     _guard(go)
 
 
@@ -239,7 +397,8 @@ def power(trial: Path = typer.Argument(..., help="trial scenario YAML (with arms
           replicates: int = typer.Option(20, "--replicates", help="trial reruns per sample size"),
           alpha: float = typer.Option(0.05, "--alpha"),
           out_dir: Optional[Path] = typer.Option(None, "--out", help="write power.json and power.png here"),
-          as_json: bool = typer.Option(False, "--json")):
+          as_json: bool = typer.Option(False, "--json"),
+          overwrite: bool = typer.Option(False, "--overwrite", help="replace an earlier power.json/power.png in --out (the whole folder)")):
     """Power per sample size by rerunning a trial design with new patients each time."""
     def go():
         from . import load_scenario
@@ -252,10 +411,10 @@ def power(trial: Path = typer.Argument(..., help="trial scenario YAML (with arms
         if not sizes or replicates < 1 or not (0 < alpha < 1):
             raise ScenarioError("--n/--replicates/--alpha", f"{n}/{replicates}/{alpha}", "sizes, replicates >= 1, 0 < alpha < 1")
         if out_dir is not None:
-            _check_out(out_dir)
+            _check_out(out_dir, "power", overwrite=overwrite)
         sc = load_scenario(trial)
         from rich.progress import Progress
-        with Progress(transient=True, console=err) as prog:
+        with Progress(transient=True, console=err, disable=not err.is_terminal) as prog:
             task = prog.add_task("power", total=len(sizes) * replicates)
             res = power_curve(sc, sizes, replicates=replicates, alpha=alpha,
                               progress=lambda k, t: prog.update(task, completed=k))
@@ -263,18 +422,20 @@ def power(trial: Path = typer.Argument(..., help="trial scenario YAML (with arms
             import matplotlib
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
-            out_dir.mkdir(parents=True, exist_ok=True)
-            (out_dir / "power.json").write_text(json.dumps(res, indent=2))
-            fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
-            ax.plot(sizes, [res["power"][str(s)] for s in sizes], "o-")
-            ax.axhline(0.8, ls=":", c="gray")
-            ax.set(xlabel="patients per arm", ylabel=f"power (alpha {alpha})", ylim=(0, 1), title=res["comparison"])
-            fig.savefig(out_dir / "power.png", dpi=110)
-            plt.close(fig)
+
+            def write(new):
+                (new / "power.json").write_text(json.dumps(res, indent=2))
+                fig, ax = plt.subplots(figsize=(6, 4), constrained_layout=True)
+                ax.plot(sizes, [res["power"][str(s)] for s in sizes], "o-")
+                ax.axhline(0.8, ls=":", c="gray")
+                ax.set(xlabel="patients per arm", ylabel=f"power (alpha {alpha})", ylim=(0, 1), title=res["comparison"])
+                fig.savefig(new / "power.png", dpi=110)
+                plt.close(fig)
+            _staged(out_dir, write)
         if as_json:
             print(json.dumps(res, indent=2))
         else:
-            tab = Table(title=f"power: {res['comparison']} ({replicates} replicates, alpha {alpha})")
+            tab = Table(title=escape(f"power: {res['comparison']} ({replicates} replicates, alpha {alpha})"))
             for col in ("patients per arm", "power", "mean effect (HAM-D17)"):
                 tab.add_column(col)
             for s in sizes:

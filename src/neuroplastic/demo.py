@@ -51,7 +51,6 @@ COURSES = {
 def run_demo(out_dir: Path, console=None, workers: int | None = None) -> list[Path]:
     """Run the demo scenarios (in parallel processes) and write the figures into ``out_dir``."""
     import os
-    from concurrent.futures import ProcessPoolExecutor
 
     import matplotlib
 
@@ -66,9 +65,10 @@ def run_demo(out_dir: Path, console=None, workers: int | None = None) -> list[Pa
         docs[f"course:{name}"] = {"name": name, "duration": "16 weeks", "seed": 1, "treatments": trs}
     say(f"  running {len(docs)} scenarios: six pills, two hypotheses, ketamine hourly, rTMS, CBT, placebo, none ...")
     n = workers or min(len(docs), os.cpu_count() or 1)
-    if n > 1:
-        with ProcessPoolExecutor(n) as ex:
-            res = dict(zip(docs, ex.map(_ds, docs.values())))
+    if n > 1:  # the engine's pool: Ctrl-C and SIGTERM stop it at once, its workers leave the signals to this process
+        from .engine._backends import executor
+        with executor(processes=n) as imap:
+            res = dict(zip(docs, imap(_ds, list(docs.values()))))
     else:
         res = {k: _ds(v) for k, v in docs.items()}
     runs = {d: res[f"pill:{d}"] for d, _ in PILLS}

@@ -26,7 +26,8 @@ def available_cpus() -> int:
 
 def auto_processes(n_jobs: int, n_patients: int) -> int:
     """Worker processes for the default back end: every CPU for big cohorts, none (in-process) otherwise."""
-    if n_jobs < 2 or n_patients < AUTO_PARALLEL_MIN:
+    least = int(os.environ.get("NEUROPLASTIC_POOL_MIN") or AUTO_PARALLEL_MIN)  # tests force the pool on small cohorts
+    if n_jobs < 2 or n_patients < least:
         return 0
     cpus = available_cpus()
     return min(cpus, n_jobs) if cpus > 1 else 0
@@ -58,13 +59,20 @@ def executor(workers: int | None = None, scheduler: str | None = None, processes
             from concurrent.futures import ProcessPoolExecutor
 
             ctx = _pool_context(mp)
-            with ProcessPoolExecutor(max_workers=int(processes), mp_context=ctx) as pool:
+            pool = ProcessPoolExecutor(max_workers=int(processes), mp_context=ctx, initializer=_ignore_signals)
+            from collections import deque
+            queue = deque()
+            try:
                 def imap(f, items):
-                    from collections import deque
-                    futures = deque(pool.submit(f, x) for x in items)
-                    while futures:  # a finished chunk is dropped here as soon as the caller has it
-                        yield futures.popleft().result()
+                    queue.extend(pool.submit(f, x) for x in items)
+                    while queue:  # a finished chunk is dropped here as soon as the caller has it
+                        yield queue.popleft().result()
                 yield imap
+            except BaseException:  # Ctrl-C, SIGTERM, a failed chunk: stop now, not after the queued chunks
+                _stop_pool(pool, queue)
+                raise
+            else:
+                pool.shutdown(wait=True)
             return
         yield lambda f, items: (f(x) for x in items)
         return
@@ -74,17 +82,144 @@ def executor(workers: int | None = None, scheduler: str | None = None, processes
         client = Client(scheduler)
         cluster = None
     else:
-        cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None)
+        with _signals_ignored_by_children():  # the workers leave Ctrl-C to this process, which closes them
+            cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, host="127.0.0.1",
+                                   dashboard_address=None)
         client = Client(cluster)
+    futures = []
     try:
         def imap(f, items):
-            futures = client.map(f, list(items), pure=False)
+            futures.extend(client.map(f, list(items), pure=False))
             for fut in futures:
                 yield fut.result()
                 fut.release()
         yield imap
-    finally:
+    except BaseException:
+        _stop_dask(client, cluster, futures)
+        raise
+    else:
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _ignore_signals() -> None:
+    """Pool workers leave SIGINT (Ctrl-C reaches the whole process group) and SIGTERM to the parent, which stops
+    them; a worker interrupted mid-chunk would only print a traceback."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
+def _stop_pool(pool, futures) -> None:
+    """Cancel what is queued and kill the workers: every chunk they were running is lost anyway, and waiting
+    for them (``shutdown(wait=True)``) is what made an interrupted run hang."""
+    import threading
+
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    queue = getattr(pool, "_call_queue", None)  # shutdown() forgets these: take them first
+    results = getattr(pool, "_result_queue", None)
+    manager = getattr(pool, "_executor_manager_thread", None)
+    if manager is not None:
+        # when its workers die, the pool's manager thread marks the pending futures broken; on Python 3.11 it
+        # raises InvalidStateError for those already cancelled and prints a traceback: that thread's end is
+        # expected here and says nothing
+        previous = threading.excepthook
+        threading.excepthook = lambda args: None if args.thread is manager else previous(args)
+    for fut in futures:
+        fut.cancel()
+    if queue is not None:  # chunks still in the pipe to workers about to die: don't wait to flush them
+        queue.cancel_join_thread()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        try:
+            p.kill()
+        except Exception:  # pragma: no cover - already gone
+            pass
+    # a worker killed while sending a result leaves half a message in the result pipe, and the pool's manager
+    # thread (which the interpreter joins at exit) would wait for the rest for ever; with this process's own
+    # (unused) write end closed too, the dead workers' ends were the last and it reads end-of-file instead
+    writer = getattr(results, "_writer", None)
+    if writer is not None:
+        try:
+            writer.close()
+        except OSError:  # pragma: no cover
+            pass
+    for p in procs:
+        p.join(timeout=2)
+    if manager is not None:
+        manager.join(timeout=2)
+
+
+@contextmanager
+def _signals_ignored_by_children():
+    """Ignore SIGINT while worker processes start (they inherit the disposition, and a Python started with
+    SIGINT ignored keeps ignoring it), then restore this process's handler."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _stop_dask(client, cluster, futures, timeout: float = 3.0) -> None:
+    """Stop a run on Dask now: a local cluster's worker processes are killed first (a worker told to cancel a
+    running chunk only logs warnings about it), then the client and the cluster are closed within ``timeout``
+    seconds each with distributed's logging silenced; on an external scheduler the chunks are cancelled."""
+    import logging
+    import signal
+
+    loggers = [logging.getLogger(n) for n in ("distributed", "tornado", "asyncio")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        pids = []
+        for nanny in list(getattr(cluster, "workers", {}).values()) if cluster is not None else ():
+            nanny.auto_restart = False  # a killed worker is not started again
+            proc = getattr(getattr(nanny, "process", None), "process", None)
+            pid = getattr(proc, "pid", None)
+            if pid:
+                pids.append(pid)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        steps = [lambda: client.close(timeout=timeout)]
+        if cluster is None and futures:
+            steps.insert(0, lambda: client.cancel(futures, force=True))
+        if cluster is not None:
+            steps.append(lambda: cluster.close(timeout=timeout))
+        for step in steps:
+            try:
+                step()
+            except BaseException:  # a close that times out or fails must not hide the interruption
+                pass
+        _reap(pids)
+    finally:
+        for lg, lv in zip(loggers, levels):
+            lg.setLevel(lv)
+
+
+def _reap(pids, timeout: float = 2.0) -> None:
+    """Wait (briefly) for killed child processes so none is left as a zombie."""
+    import time
+
+    left, end = set(pids), time.monotonic() + timeout
+    while left and time.monotonic() < end:
+        for pid in list(left):
+            try:
+                if os.waitpid(pid, os.WNOHANG)[0]:
+                    left.discard(pid)
+            except ChildProcessError:  # reaped already (by its Process object) or not our child
+                left.discard(pid)
+        if left:
+            time.sleep(0.02)

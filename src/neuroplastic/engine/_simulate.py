@@ -201,6 +201,34 @@ def _concat(parts: list[ArmRun]) -> ArmRun:
                   cat([p.observed for p in parts]), first.doses, first.sessions)
 
 
+def check_finite(run: ArmRun, patients: Patients) -> None:
+    """Raise :class:`~neuroplastic.errors.NumericalError` naming the patient (global id), the time and the variable
+    of the first (earliest, then lowest patient, then first variable) non-finite value of a chunk's outputs.
+
+    Example
+    -------
+    >>> r = ArmRun(np.array([0.0, 86400.0]), {}, {}, {"severity": np.array([[0.5, 0.5], [0.4, np.nan]])}, [], [])
+    >>> check_finite(r, Patients(np.array([16, 17]), *[np.ones(2)] * 4))
+    Traceback (most recent call last):
+    ...
+    neuroplastic.errors.NumericalError: numerical error: patient 17, day 1, variable severity is not finite (nan); nothing was written
+    """
+    first = None
+    for group, prefix in ((run.plasma, "plasma_"), (run.inputs, ""), (run.observed, "")):
+        for name, v in group.items():
+            a = np.asarray(v)
+            if a.dtype.kind != "f" or np.isfinite(a).all():
+                continue
+            bad = np.argwhere(~np.isfinite(a.reshape(a.shape[0], -1)))
+            i, j = (int(x) for x in bad[0])  # argwhere is in row-major order: earliest time, then lowest patient
+            if first is None or (i, j) < first[:2]:
+                first = (i, j, prefix + name, float(a.reshape(a.shape[0], -1)[i, j]))
+    if first is not None:
+        from ..errors import NumericalError
+        i, j, name, value = first
+        raise NumericalError(int(patients.ids[j % patients.n]), round(float(run.time[i]) / DAY, 6), name, value)
+
+
 def _run_chunk(job):
     scenario, treatments, patients, params, frozen, out_times = job
     return run_arm(scenario, treatments, patients, params, frozen=frozen, out_times=out_times)
@@ -217,9 +245,17 @@ def default_chunk(scenario: Scenario, out_times=None, budget: float = 256e6) -> 
     return int(np.clip(budget // per_patient, 500, 10_000))
 
 
+def chunk_size(scenario: Scenario, out_times=None, chunk: int | None = None) -> int:
+    """Patients per chunk: ``chunk``, else ``NEUROPLASTIC_CHUNK`` (tests, tuning), else :func:`default_chunk`."""
+    import os
+
+    env = os.environ.get("NEUROPLASTIC_CHUNK")
+    return int(chunk or (int(env) if env else 0) or default_chunk(scenario, out_times))
+
+
 def simulate_arms(scenario: Scenario, params: ParameterSet | None = None, *, frozen=(), progress=None,
                   out_times=None, chunk: int | None = None, workers: int | None = None, scheduler: str | None = None,
-                  checkpoint=None, processes: int | None = None, sink=None):
+                  checkpoint=None, processes: int | None = None, sink=None, max_memory=None):
     """Every arm, with its patients simulated in chunks of at most ``chunk`` patients (default:
     :func:`default_chunk`).
 
@@ -230,11 +266,20 @@ def simulate_arms(scenario: Scenario, params: ParameterSet | None = None, *, fro
     ``checkpoint`` (a :class:`Checkpoint`), finished chunks are stored and a rerun skips them (``--resume``).
     With ``sink``, each finished chunk is passed to ``sink((arm, first patient), patients, run)`` and dropped, and the
     runs returned hold no arrays (only time, compound names, doses and sessions of each arm's first chunk).
+
+    Before any work the run's resources are estimated (:func:`~neuroplastic.engine._budget.estimate`) and a run
+    over the budget (``max_memory``: bytes or a size such as '16 GiB'; default 8 GiB or half the RAM, and 20 GiB of
+    output) is refused with a :class:`~neuroplastic.errors.BudgetError`; the local process pool is limited to the
+    processes whose chunks fit. A chunk with a NaN or infinite value stops the run with a
+    :class:`~neuroplastic.errors.NumericalError` before it is stored or handed to ``sink``.
     """
     from ._backends import auto_processes, executor
+    from ._budget import estimate
 
+    chunk = chunk_size(scenario, out_times, chunk)
+    budget = estimate(scenario, out_times, streamed=sink is not None, chunk=chunk, processes=processes,
+                      workers=workers, scheduler=scheduler, max_memory=max_memory).check(max_memory)
     params = params or default_parameters()
-    chunk = chunk or default_chunk(scenario, out_times)
     pats = {name: patients_from(scenario, k) for k, (name, _) in enumerate(scenario.arm_list())}
     jobs, keys = [], []
     for name, trs in scenario.arm_list():
@@ -246,6 +291,7 @@ def simulate_arms(scenario: Scenario, params: ParameterSet | None = None, *, fro
     heads: dict = {}  # with a sink: arm -> its first chunk's run without the arrays
 
     def emit(i, r, store=True):
+        check_finite(r, jobs[i][2])  # a chunk with a NaN or inf stops the run before it is stored or written
         if checkpoint is not None and store:  # store each chunk as it finishes so an interrupted run can resume
             checkpoint.store(keys[i], r)
         if sink is None:
@@ -256,14 +302,18 @@ def simulate_arms(scenario: Scenario, params: ParameterSet | None = None, *, fro
                 heads[keys[i][0]] = ArmRun(r.time, dict.fromkeys(r.plasma), {}, {}, r.doses, r.sessions)
 
     todo = []
+    if checkpoint is not None:
+        checkpoint.expect(keys, chunk)
     for i, k in enumerate(keys):  # with a sink, stored chunks are loaded one at a time
-        r = checkpoint.load(k) if checkpoint is not None else None
+        r = checkpoint.load(k, len(jobs[i][2].ids)) if checkpoint is not None else None
         if r is None:
             todo.append(i)
         else:
             emit(i, r, store=False)
     if processes is None:
         processes = auto_processes(len(todo), sum(len(jobs[i][2].ids) for i in todo))
+        if processes > 1:  # no more processes than the memory budget allows
+            processes = max(1, min(processes, budget.concurrency))
     if len(todo) == len(keys) == 1 and not workers and scheduler is None:
         emit(0, run_arm(*jobs[0][:4], frozen=frozen, progress=progress, out_times=out_times), store=False)
     elif todo:
@@ -283,33 +333,73 @@ def simulate_arms(scenario: Scenario, params: ParameterSet | None = None, *, fro
 
 class Checkpoint:
     """Finished chunks stored as .npz files in ``folder`` (under the user's output directory), tagged with a hash of
-    the scenario and parameters so a changed scenario never reuses stale chunks."""
+    everything that shapes a chunk (scenario, parameters, output times, chunk size, frozen modules, package
+    version) so a changed run never reuses stale chunks. A chunk file that cannot be read back whole (a truncated
+    write, a disk error) is deleted and computed again."""
 
-    def __init__(self, folder, scenario: Scenario, params: ParameterSet):
-        import hashlib
+    def __init__(self, folder, scenario: Scenario, params: ParameterSet, *, out_times=None, chunk: int | None = None,
+                 frozen=()):
         from pathlib import Path
 
+        from .. import __version__
+
         self.folder = Path(folder)
-        tag = repr((scenario.model_dump(), params.version, sorted((k, v.value) for k, v in params.items())))
-        self.tag = hashlib.sha256(tag.encode()).hexdigest()[:16]
+        self.chunk = chunk_size(scenario, out_times, chunk)
+        times = None if out_times is None else [float(t) for t in out_times]
+        self._what = (scenario.model_dump(), params.version, sorted((k, v.value) for k, v in params.items()),
+                      times, tuple(frozen), __version__)
+        self.tag = self._tag(self.chunk)
+        self.total = None  # chunks in the run, once simulate_arms has split it
+
+    def _tag(self, chunk: int) -> str:
+        import hashlib
+        return hashlib.sha256(repr((self._what, int(chunk))).encode()).hexdigest()[:16]
+
+    def expect(self, keys, chunk: int) -> None:
+        """Called by simulate_arms with the run's chunks (and their size, which the tag covers)."""
+        if chunk != self.chunk:
+            self.chunk, self.tag = chunk, self._tag(chunk)
+        self.total = len(keys)
+
+    def finished(self) -> int:
+        """How many chunks of this run are stored."""
+        if not self.folder.is_dir():
+            return 0
+        return sum(1 for p in self.folder.glob(f"{self.tag}-*.npz") if not p.name.endswith(".tmp.npz"))
 
     def _path(self, key):
         name, start = key
         safe = "".join(c if c.isalnum() else "_" for c in str(name))
         return self.folder / f"{self.tag}-{safe}-{start}.npz"
 
-    def load(self, key):
+    def load(self, key, n_patients: int | None = None):
+        """The stored chunk, or None when there is none or it cannot be read back whole (then it is deleted)."""
+        import zipfile
+
         p = self._path(key)
         if not p.exists():
             return None
-        z = np.load(p, allow_pickle=False)
-        groups = {"plasma": {}, "inputs": {}, "observed": {}}
-        for k in z.files:
-            g, _, name = k.partition(":")
-            if g in groups:
-                groups[g][name] = z[k]
-        return ArmRun(z["time"], groups["plasma"], groups["inputs"], groups["observed"],
-                      _doses_from(z), list(z["sessions"]))
+        try:
+            with np.load(p, allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+            groups = {"plasma": {}, "inputs": {}, "observed": {}}
+            for k, v in arrays.items():
+                g, _, name = k.partition(":")
+                if g in groups:
+                    groups[g][name] = v
+            time = arrays["time"]
+            shape = (len(time), n_patients if n_patients is not None else None)
+            for g in groups.values():
+                for v in g.values():
+                    if v.ndim < 2 or v.shape[0] != shape[0] or (shape[1] is not None and v.shape[1] != shape[1]):
+                        raise ValueError(f"chunk array of shape {v.shape}, expected {shape}")
+            if not groups["observed"]:
+                raise ValueError("chunk without outputs")
+            return ArmRun(time, groups["plasma"], groups["inputs"], groups["observed"],
+                          _doses_from(arrays), list(arrays["sessions"]))
+        except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError):
+            p.unlink(missing_ok=True)  # corrupt or incomplete: computed again
+            return None
 
     def store(self, key, run: ArmRun) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 HAM-D17 expected score = 52 x severity. MADRS and QIDS-SR16 follow published linkings to HAM-D17
 (Leucht 2018; Rush 2003). Observed scores add rater noise (normal, rounded to whole points, clipped to the range),
-drawn from a stream per patient so results do not depend on how patients are split.
+drawn per (patient, scale, time) so results do not depend on how patients are split or which times are kept.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._random import normals
+from .._random import normals_at
+from .._units import DAY
 from ..params import ParameterSet
 
 
@@ -72,10 +73,12 @@ def observed_scores(expected: dict[str, np.ndarray], params: ParameterSet, seed:
                     patient_ids: np.ndarray, time_days: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Scores as a rater would record them; arrays (time, patient).
 
-    observed = round(expected + inflation(t) + noise), clipped to the scale range, where noise ~ N(0, sd) is drawn
-    from one counter-based stream per (seed, patient, scale) and inflation(t) = I exp(-t / tau_I) is the rating
-    inflation at entry that makes scores regress toward the mean (HAM-D17 points, carried to the other scales
-    by their linking slope).
+    observed = round(expected + inflation(t) + noise), clipped to the scale range, where noise ~ N(0, sd) is a pure
+    function of (seed, patient id, scale, time in whole seconds) -- :func:`~neuroplastic._random.normals_at` -- so a
+    patient's rating at a time does not depend on the output grid, the visits kept or the chunking, and
+    inflation(t) = I exp(-t / tau_I) is the rating inflation at entry that makes scores regress toward the mean
+    (HAM-D17 points, carried to the other scales by their linking slope). Without ``time_days`` the rows are taken
+    as days 0, 1, 2, ... for the noise and no inflation is added.
 
     Example
     -------
@@ -91,7 +94,8 @@ def observed_scores(expected: dict[str, np.ndarray], params: ParameterSet, seed:
         k = list(SCALES).index(name)
         sd = params.value(sc.sd_key)
         infl = 0.0 if time_days is None else entry_inflation(params, name, time_days)[:, None]
-        noise = sd * normals(seed, patient_ids, 100 + k, e.shape[0]).T
+        days = np.arange(e.shape[0], dtype=float) if time_days is None else np.asarray(time_days, float)
+        noise = sd * normals_at(seed, patient_ids, 100 + k, days * DAY).T
         out[name] = np.clip(np.round(e + infl + noise), 0, sc.maximum)
     return out
 

@@ -26,28 +26,62 @@ class Result:
     dataset: xr.Dataset
     summary: dict
 
-    def save(self, out_dir: str | os.PathLike, *, figure: bool = True) -> Path:
+    def save(self, out_dir: str | os.PathLike, *, figure: bool = True, replace: bool = False) -> Path:
+        """Write the files into ``out_dir``; with ``replace``, ``out_dir`` becomes the new folder as a whole (an
+        existing one is swapped out at the end and deleted: the command line's ``--overwrite``)."""
         out = Path(out_dir)
         parent = out.parent if out.parent != Path("") else Path(".")
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".neuroplastic-", dir=parent))
         try:
             self.dataset.to_netcdf(tmp / "results.nc")
-            (tmp / "summary.json").write_text(json.dumps(self.summary, indent=2, default=_json_default))
+            (tmp / "summary.json").write_text(dumps_summary(self.summary))
             if figure:
                 from ._figures import overview
                 overview(self.dataset, tmp / "overview.png")
-            _move_into(tmp, out)
+            _move_into(tmp, out, replace)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         return out
 
 
-def _move_into(tmp: Path, out: Path) -> None:
-    """Move the finished files of the temporary folder ``tmp`` into ``out`` (created if needed)."""
+def _move_into(tmp: Path, out: Path, replace: bool = False) -> None:
+    """Move the finished files of the temporary folder ``tmp`` into ``out`` (created if needed); with ``replace``,
+    ``tmp`` becomes ``out`` as a whole (see :func:`neuroplastic._outdir.publish`)."""
+    if replace:
+        from .._outdir import publish
+        publish(tmp, out)
+        return
     out.mkdir(parents=True, exist_ok=True)
     for f in tmp.iterdir():
         shutil.move(str(f), out / f.name)
+
+
+def finite_json(o):
+    """``o`` with every non-finite float (a statistic that cannot be estimated, e.g. a p-value of two identical
+    arms) replaced by None, so summary.json holds ``null`` and never the non-JSON ``NaN``/``Infinity``.
+
+    Example
+    -------
+    >>> finite_json({"p": float("nan"), "ci": [1.0, np.float64("inf")], "n": 3})
+    {'p': None, 'ci': [1.0, None], 'n': 3}
+    """
+    if isinstance(o, dict):
+        return {k: finite_json(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [finite_json(v) for v in o]
+    if isinstance(o, np.ndarray):
+        return finite_json(o.tolist())
+    if isinstance(o, (float, np.floating)):
+        return float(o) if np.isfinite(o) else None
+    if isinstance(o, np.integer):
+        return int(o)
+    return o
+
+
+def dumps_summary(summary: dict) -> str:
+    """summary.json text: strict JSON (``allow_nan=False``) of :func:`finite_json` of the summary."""
+    return json.dumps(finite_json(summary), indent=2, default=_json_default, allow_nan=False)
 
 
 def _json_default(o):
@@ -69,7 +103,8 @@ def build_dataset(scenario, patients, runs, params) -> xr.Dataset:
 def _arms_dataset(scenario, patients, runs, params, compounds, *, arm_index: int = 0, patient_start: int = 0) -> xr.Dataset:
     """The data variables of ``runs`` (arm -> ArmRun) with dims arm, patient, time[, compound], no dataset attrs.
 
-    ``arm_index`` is the position of the first of these arms in the scenario (it seeds the rater noise) and
+    ``arm_index`` is the position of the first of these arms in the scenario (kept for callers; the rater noise
+    depends on the patient and time only) and
     ``patient_start`` the index of their first patient, so one chunk of one arm gives its slice of the whole.
     """
     arms = list(runs)
@@ -134,8 +169,9 @@ def _observed(ds, name, scenario, patients, arms, params, arm_index=0):
     out = np.empty(exp.shape)
     for ai, a in enumerate(arms):
         e = exp.isel(arm=ai).values.T  # (time, patient)
-        seed = scenario.seed * 1000 + arm_index + ai
-        obs = observed_scores({name: e}, params, seed, patients[a].ids, ds["time"].values)[name]
+        # keyed by (seed, global patient id, scale, time) only, not by the arm: a crossover's patient gets the same
+        # rater noise at the same visit in every arm (parallel arms have disjoint patient ids anyway)
+        obs = observed_scores({name: e}, params, scenario.seed * 1000, patients[a].ids, ds["time"].values)[name]
         out[ai] = obs.T
     sc = SCALES[name]
     return xr.DataArray(out, dims=exp.dims, coords=exp.coords,
@@ -211,4 +247,4 @@ def build_summary(scenario, ds: xr.Dataset, runs) -> dict:
         only = summ["arms"].pop("treatment")
         del summ["arms"]
         summ.update(only)
-    return summ
+    return finite_json(summ)

@@ -9,7 +9,6 @@ figure are computed from results.nc one arm and variable at a time. The file's c
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -20,16 +19,18 @@ import xarray as xr
 
 from ..mood.scales import SCALES
 from ._meta import OUTPUTS
-from ._result import _PLASMA_ATTRS, _arms_dataset, _finish, _json_default, _move_into, build_summary
+from ._result import _PLASMA_ATTRS, _arms_dataset, _finish, _move_into, build_summary, dumps_summary
 
 _TRAITS = ("patient_id", "weight", "stress_trait", "cyp2c19", "cyp2d6")
 
 
-def save_streamed(scenario, out_dir: str | os.PathLike, params, *, figure: bool = True, **simulate_kw) -> dict:
+def save_streamed(scenario, out_dir: str | os.PathLike, params, *, figure: bool = True, replace: bool = False,
+                  **simulate_kw) -> dict:
     """Simulate ``scenario`` and write out_dir/results.nc, summary.json (and overview.png), all or nothing.
 
     ``simulate_kw`` goes to :func:`~neuroplastic.engine._simulate.simulate_arms` (``out_times``, ``chunk``,
-    ``workers``, ``scheduler``, ``checkpoint``, ``progress``...). Returns the summary.
+    ``workers``, ``scheduler``, ``checkpoint``, ``progress``...). With ``replace``, out_dir is replaced as a whole
+    at the end (see :func:`neuroplastic._outdir.publish`). Returns the summary.
     """
     from ..engine._simulate import simulate_arms
 
@@ -56,11 +57,11 @@ def save_streamed(scenario, out_dir: str | os.PathLike, params, *, figure: bool 
         shutil.rmtree(chunks)
         with xr.open_dataset(tmp / "results.nc", cache=False) as ds:
             summary = build_summary(scenario, ds, runs)
-            (tmp / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default))
+            (tmp / "summary.json").write_text(dumps_summary(summary))
             if figure:
                 from ._figures import overview
                 overview(ds, tmp / "overview.png")
-        _move_into(tmp, out)
+        _move_into(tmp, out, replace)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return summary
