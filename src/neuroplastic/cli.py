@@ -43,6 +43,9 @@ def _guard(fn, interrupted=None):
         _stopped(exc, interrupted() if interrupted is not None else "nothing was written")
     except NeuroplasticError as exc:
         _fail(str(exc))
+    except BrokenPipeError:  # `neuroplastic drugs --json | head`: the reader left; stop quietly, like other tools
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(141)
     except Exception as exc:  # pragma: no cover - unexpected
         if os.environ.get("NEUROPLASTIC_DEBUG"):
             raise
@@ -309,7 +312,8 @@ def params(prefix: str = typer.Argument("", help="only parameters whose name sta
 
     p = default_parameters()
     rows = [{"name": k, "value": v.value, "unit": v.unit, "range": [v.low, v.high],
-             "source": v.source, "calibrated": v.calibrated} for k, v in p.items() if k.startswith(prefix)]
+             "source": v.source, "calibrated": v.calibrated, "fit_rows": list(v.fit_rows)}
+            for k, v in p.items() if k.startswith(prefix)]
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -444,8 +448,28 @@ def power(trial: Path = typer.Argument(..., help="trial scenario YAML (with arms
     _guard(go)
 
 
-def main():  # pragma: no cover
-    app()
+def main():
+    """The ``neuroplastic`` command. Usage errors (an unknown option, ``--workers abc``) are one line on stderr
+    with exit code 2, like every other refusal, instead of Click's multi-line usage box."""
+    try:  # typer (pinned) carries its own copy of Click
+        from typer._click import exceptions as cx
+    except ImportError:  # pragma: no cover - a typer that uses Click itself
+        from click import exceptions as cx
+
+    try:
+        rv = app(prog_name="neuroplastic", standalone_mode=False)
+    except cx.NoArgsIsHelpError as exc:   # `neuroplastic` or a command without its arguments: the help text
+        exc.show()
+        sys.exit(exc.exit_code)
+    except cx.ClickException as exc:
+        where = getattr(getattr(exc, "ctx", None), "command_path", None)
+        hint = f" (see '{where} --help')" if where and isinstance(exc, cx.UsageError) else ""
+        err.print(f"[bold red]error:[/] {escape(' '.join(exc.format_message().split()))}{escape(hint)}",
+                  highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Abort:
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
