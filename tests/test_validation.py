@@ -17,7 +17,7 @@ def test_targets_schema_and_reasons():
     protocols, targets = load_targets()
     assert len(targets) >= 15
     for t in targets:
-        assert t.family in FAMILIES and t.used_for in ("fit", "check")
+        assert t.family in FAMILIES and t.used_for in ("fit", "check", "input")
         assert t.source.strip() and t.population.strip()
         assert len(t.tolerance_reason.strip()) > 10, t.id          # every tolerance states its reason
         lo, hi = t.interval

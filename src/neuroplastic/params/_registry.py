@@ -29,6 +29,7 @@ class Parameter:
     source: str
     calibrated: str | None = None
     description: str = ""
+    fit_rows: tuple[str, ...] = ()   # ids of the fit rows (data/targets.yaml) that pin a calibrated value
 
     @property
     def si(self) -> float:
@@ -68,6 +69,7 @@ def _parse_entry(name: str, raw: dict, origin: str) -> Parameter:
         source=str(source or ""),
         calibrated=str(calibrated) if calibrated else None,
         description=str(raw.get("description", "")),
+        fit_rows=tuple(str(x) for x in raw.get("fit_rows") or ()),
     )
 
 

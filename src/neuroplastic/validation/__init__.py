@@ -21,6 +21,13 @@ from .targets import Target, load_targets
 __all__ = ["run_validation", "run_calibration", "load_targets", "population", "Target"]
 
 
+def pass_count(rows) -> tuple[int, int, int]:
+    """(passed, counted, input): rows labelled ``used_for: input`` restate a figure a parameter was read from, so
+    they are reported but neither counted nor passed."""
+    counted = [r for r in rows if r.get("used_for") != "input"]
+    return sum(bool(r["passed"]) for r in counted), len(counted), len(rows) - len(counted)
+
+
 def _say(console, msg):
     if console is not None:
         (console.print if hasattr(console, "print") else console)(msg)
@@ -93,7 +100,7 @@ def run_validation(out_dir: Path, *, hypotheses=("plasticity", "monoamine"), cro
             vals = {r["target"]: r["simulated"] for r in by_hyp[hyp] if r["target"] in profile["targets"]}
             profile[key] = {"values": vals, **protocol_misfits("stard_level1", vals)}
     first = by_hyp[hypotheses[0]]
-    npass = sum(r["passed"] for r in first)
+    npass, ncount, ninput = pass_count(first)
     figs = []
     if figures:
         figs = draw_figures(out, tg, sims) + ([profile_figure(out, profile)] if profile else [])
@@ -107,10 +114,12 @@ def run_validation(out_dir: Path, *, hypotheses=("plasticity", "monoamine"), cro
     write_json(out, first)  # the shipped parameter set's rows: what the pass count is about
     write_json(out, rows, "validation_all.json")  # plus the other hypothesis and the cross-validation folds
     write_report(out, rows, by_hyp, cv_rows, figs, meta)
-    line = f"{npass}/{len(first)} targets passed ({100 * npass / max(len(first), 1):.0f}%) under {hypotheses[0]}"
+    line = (f"{npass}/{ncount} targets passed ({100 * npass / max(ncount, 1):.0f}%) under {hypotheses[0]}"
+            f" ({ninput} input rows not counted)")
     _say(console, line)
-    summary = {"passed": npass, "total": len(first), "line": line, "seconds": round(time.time() - t0, 1),
-               "by_hypothesis": {h: sum(r["passed"] for r in rs) for h, rs in by_hyp.items()},
+    summary = {"passed": npass, "total": ncount, "input_rows": ninput, "line": line,
+               "seconds": round(time.time() - t0, 1),
+               "by_hypothesis": {h: pass_count(rs)[0] for h, rs in by_hyp.items()},
                "cross_validation": cv_rows, "out": str(out)}
     return summary
 

@@ -159,19 +159,23 @@ def _profile_section(profile: dict) -> list[str]:
 def write_report(out: Path, rows: list[dict], by_hyp: dict, cv_rows: list[dict], figs: list[str], meta: dict) -> Path:
     plast = {r["target"]: r for r in by_hyp.get("plasticity", [])}
     mono = {r["target"]: r for r in by_hyp.get("monoamine", [])}
-    n = len(plast)
-    npass = sum(r["passed"] for r in plast.values())
+    counted = [r for r in plast.values() if r["used_for"] != "input"]
+    n, ninput = len(counted), len(plast) - len(counted)
+    npass = sum(r["passed"] for r in counted)
     L = [f"# neuroplastic validation report", "",
          f"**{npass}/{n} targets passed ({100 * npass / max(n, 1):.0f}%) with the shipped parameter set "
-         f"({meta['params_version']}, hypothesis plasticity).**", "",
+         f"({meta['params_version']}, hypothesis plasticity); {ninput} input rows (they restate a figure a parameter "
+         f"was read from) are listed but not counted.**", "",
          (f"The shipped calibration set is `{meta.get('shipped_set')}` (adopted by `default_parameters()`; "
           f"method: {(meta.get('fit') or {}).get('method', 'see the set')}); on its fit targets the objective "
           f"(sum of squared misfits in tolerance half-widths) went from {(meta.get('fit') or {}).get('objective_before')} "
           f"at the registry's prior values to {(meta.get('fit') or {}).get('objective_after')}."
           if meta.get("adopted") else "No calibration set is adopted: the registry's prior values are used."), ""]
     if mono:
-        mp = sum(r["passed"] for r in mono.values())
-        L += [f"Monoamine (chemical-imbalance) hypothesis, refitted on the same fit targets: {mp}/{len(mono)} passed.", ""]
+        mc = [r for r in mono.values() if r["used_for"] != "input"]
+        mp = sum(r["passed"] for r in mc)
+        L += [f"Monoamine (chemical-imbalance) hypothesis, refitted on the same fit targets: {mp}/{len(mc)} passed "
+              f"(input rows not counted).", ""]
     L += ["Rates are expected values over a stratified 120-patient sample of the registry's populations "
           "(validation/population.py; `trd` for the ketamine, esketamine and VNS trials, `outpatient` for STAR*D) with "
           "the rater-noise model, including the entry inflation of ratings, applied analytically and exactly "
@@ -181,9 +185,11 @@ def write_report(out: Path, rows: list[dict], by_hyp: dict, cv_rows: list[dict],
           "Used for fitting (`fit`): " + ", ".join(r["target"] for r in plast.values() if r["used_for"] == "fit") + ".",
           "",
           ("Disclosure: " + (meta.get("fit") or {}).get("disclosure", "") + " ") if (meta.get("fit") or {}).get("disclosure") else "",
+          "Input rows (`input`, not counted): " + ", ".join(r["target"] for r in plast.values()
+                                                            if r["used_for"] == "input") + ".", "",
           "All other rows were used only for checking. Rows marked *(check)* in clinical-targets.md could not be "
-          "confirmed against their primary source in this session (confirmed = no below); their tolerances are "
-          "widened x1.5 for that reason.", "",
+          "confirmed against their primary source in this session (confirmed = no below); their tolerances follow "
+          "the same rule as every other row (data/targets.yaml header; validation/targets.py derive_interval).", "",
           "## Targets: plasticity vs monoamine", "",
           "| target | family | used | confirmed | statistic | time | published | tolerance | plasticity | pass | monoamine | pass |",
           "|---|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -233,7 +233,26 @@ def compute(target: Target, sim: Simulator) -> float:
     if kind == "occupancy_at":
         v = run["inp"][st["channel"]].mean(axis=1)
         return float(np.interp(when, run["t"], v))
+    if kind in ("plasma_trough", "plasma_average"):
+        return plasma_window(run, st, kind)
     raise ValueError(f"unknown statistic kind {kind!r}")
+
+
+def _plasma_sum(run, compounds) -> np.ndarray:
+    """Mean total plasma concentration (ng/mL) over patients of the sum of ``compounds`` (parent + metabolite)."""
+    names = [compounds] if isinstance(compounds, str) else list(compounds)
+    return sum(run["plasma"][c].mean(axis=1) for c in names) * 1e6   # kg/m^3 -> ng/mL
+
+
+def plasma_window(run, st: dict, kind: str) -> float:
+    """Steady-state plasma statistic over the last dosing interval before ``time``: ``plasma_trough`` (the minimum,
+    i.e. the pre-dose level a therapeutic-drug-monitoring sample measures) or ``plasma_average`` (the mean), of the
+    summed ``compounds`` in ng/mL."""
+    c = _plasma_sum(run, st["compounds"])
+    t = run["t"]
+    when, win = days(st["time"]), days(st.get("window", "1 day"))
+    m = (t >= when - win - 1e-9) & (t <= when + 1e-9)
+    return float(c[m].min() if kind == "plasma_trough" else c[m].mean())
 
 
 def trajectory(target: Target, sim: Simulator):
@@ -265,6 +284,8 @@ def trajectory(target: Target, sim: Simulator):
         return t, run["inp"][st["channel"]].mean(axis=1), st["channel"]
     if kind == "plasma_max":
         return t, run["plasma"][st["compound"]].mean(axis=1) * 1e6, "plasma ng/mL"
+    if kind in ("plasma_trough", "plasma_average"):
+        return t, _plasma_sum(run, st["compounds"]), "plasma ng/mL (" + "+".join(np.atleast_1d(st["compounds"])) + ")"
     return None
 
 

@@ -1,4 +1,20 @@
-"""Targets as data: load and check ``data/targets.yaml``."""
+"""Targets as data: load and check ``data/targets.yaml``.
+
+Tolerance rule (one rule for every row; also written in the header of ``data/targets.yaml``):
+
+* A row that gives ``se`` (the published standard error of the statistic: a reported SE, SD/sqrt(n), the binomial
+  sqrt(p(1-p)/n), or the between-trial/between-subject spread where that is what the source reports) gets the
+  half-width ``max(2 * se, floor)``, where ``floor`` is the model-population noise of the statistic on the built-in
+  population (:data:`MODEL_FLOOR`, by statistic kind; a row may state its own ``floor`` with a reason). A recalled,
+  unconfirmed figure is *not* widened: it is marked ``confirmed: false`` instead.
+* A row whose source publishes an interval (a 95% CI, a therapeutic reference range, a range of trial results)
+  gives it as ``tolerance: [low, high]``.
+* Every interval is then capped: a half-width never exceeds ``|value|`` (for a non-zero value), and rates and other
+  probabilities (:data:`PROBABILITY_KINDS`) are clipped to [0, 1]. :func:`derive_interval` is the rule.
+
+``used_for``: ``fit`` rows are seen by the calibration (a calibrated parameter moves them); ``check`` rows are held
+out; ``input`` rows restate a figure a parameter was read from (they are reported but not counted as passes).
+"""
 
 from __future__ import annotations
 
@@ -13,14 +29,52 @@ from .._units import Q_
 
 REQUIRED = ("id", "family", "used_for", "source", "population", "protocol", "statistic", "value", "tolerance",
             "tolerance_reason", "confirmed")
+# ``tolerance`` may be left out where ``se`` is given (the rule derives it)
 FAMILIES = ("pills", "ketamine", "tms", "vns", "biology")
+USES = ("fit", "check", "input")
+# statistics that are probabilities: their pass interval is clipped to [0, 1]
+PROBABILITY_KINDS = frozenset({"remission_rate", "response_rate", "early_improvement_rate", "relapse_rate",
+                               "early_improvement_sensitivity", "early_improvement_specificity", "late_share",
+                               "occupancy_mean", "occupancy_at", "desensitised_fraction"})
+# model-population noise floor of the half-width, by statistic kind: a rate over the built-in population of 120
+# patients has a binomial SE of at most 0.046 (0.05 used); mean changes on a rating scale ~1 point (SD of change ~8-10
+# over 120 patients: SE ~0.9); other kinds have no floor (0)
+MODEL_FLOOR = {"remission_rate": 0.05, "response_rate": 0.05, "early_improvement_rate": 0.05, "relapse_rate": 0.05,
+               "rate_difference": 0.05, "mean_change": 1.0, "mean_difference": 1.0}
+
+
+def derive_interval(value, kind: str, *, se=None, tolerance=None, floor=None) -> tuple[float, float]:
+    """The pass interval of a row under the tolerance rule (module docstring): from ``se`` (half-width
+    max(2 se, floor)) or a published interval/half-width ``tolerance``; then the half-width is capped at ``|value|``
+    (non-zero numeric value) and probabilities are clipped to [0, 1].
+
+    >>> derive_interval(0.35, "response_rate", se=0.11)
+    (0.13, 0.57)
+    >>> derive_interval(0.051, "remission_rate", se=0.023)
+    (0.001, 0.101)
+    """
+    v = float(value) if isinstance(value, (int, float)) else None
+    if se is not None:
+        if v is None:
+            raise ValueError("a row with se needs a numeric value")
+        h = max(2.0 * float(se), float(MODEL_FLOOR.get(kind, 0.0) if floor is None else floor))
+        lo, hi = v - h, v + h
+    elif isinstance(tolerance, (list, tuple)):
+        lo, hi = (float(x) for x in tolerance)
+    else:
+        lo, hi = v - float(tolerance), v + float(tolerance)
+    if v is not None and v != 0 and math.isfinite(v):
+        lo, hi = max(lo, v - abs(v)), min(hi, v + abs(v))
+    if kind in PROBABILITY_KINDS:
+        lo, hi = max(lo, 0.0), min(hi, 1.0)
+    return round(lo, 12), round(hi, 12)
 
 
 @dataclass(frozen=True)
 class Target:
     id: str
     family: str
-    used_for: str             # "fit" | "check"
+    used_for: str             # "fit" | "check" | "input"
     source: str
     population: str
     protocol: str
@@ -35,12 +89,9 @@ class Target:
 
     @property
     def interval(self) -> tuple[float, float]:
-        """Pass interval [low, high] for the simulated statistic."""
-        if isinstance(self.tolerance, (list, tuple)):
-            lo, hi = (float(x) for x in self.tolerance)
-            return lo, hi
-        v = float(self.value)
-        return v - float(self.tolerance), v + float(self.tolerance)
+        """Pass interval [low, high] for the simulated statistic (the tolerance rule, :func:`derive_interval`)."""
+        return derive_interval(self.value, self.statistic["kind"], se=self.extra.get("se"),
+                               tolerance=self.tolerance, floor=self.extra.get("floor"))
 
     @property
     def centre_scale(self) -> tuple[float, float]:
@@ -84,6 +135,8 @@ def load_targets() -> tuple[dict, tuple[Target, ...]]:
     out = []
     seen = set()
     for raw in doc["targets"]:
+        if "se" in raw and "tolerance" not in raw:
+            raw = {**raw, "tolerance": None}
         missing = [k for k in REQUIRED if k not in raw]
         if missing:
             raise ValueError(f"target {raw.get('id')!r} lacks {missing}")
@@ -92,7 +145,7 @@ def load_targets() -> tuple[dict, tuple[Target, ...]]:
         seen.add(raw["id"])
         if raw["protocol"] not in protocols:
             raise ValueError(f"target {raw['id']!r}: unknown protocol {raw['protocol']!r}")
-        if raw["family"] not in FAMILIES or raw["used_for"] not in ("fit", "check"):
+        if raw["family"] not in FAMILIES or raw["used_for"] not in USES:
             raise ValueError(f"target {raw['id']!r}: bad family/used_for")
         if not str(raw["tolerance_reason"]).strip():
             raise ValueError(f"target {raw['id']!r}: tolerance without a reason")
