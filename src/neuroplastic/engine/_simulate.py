@@ -68,17 +68,23 @@ H_AFTER = 2 * HOUR     # first step after an event (dose, infusion edge, session
 
 def run_arm(scenario: Scenario, treatments, patients: Patients, params: ParameterSet, *,
             frozen: tuple[str, ...] = (), h_max: float | None = None, progress=None, out_times=None,
-            method: str | None = None, h_after: float | None = None, tol: float | None = None, h_fine: float | None = None) -> ArmRun:
+            method: str | None = None, h_after: float | None = None, tol: float | None = None, h_fine: float | None = None,
+            per_patient: dict[str, np.ndarray] | None = None, calendar=None) -> ArmRun:
     """One arm for a group of patients, on the output grid.
 
     Inputs (PK, occupancies, pulses) are computed one fine time at a time as the integrator asks for them and
     only the output nodes are kept, so memory is O(patients x (outputs + a few)). ``method`` is ``"etdrk4"``
     (default: steps up to ``h_max`` = 6 h, refined after events from ``h_after`` = 2 h) or ``"rk4"`` (the former
     classical RK4, default ``h_max`` = 1 h, no refinement).
+
+    ``per_patient`` (name -> (P,) array in SI units) gives brain-model parameters a value per patient in place of
+    ``params`` (batched parameter sets, see :func:`run_arm_batch`); ``calendar`` replaces the event calendar that
+    would be built from ``treatments`` and ``params``.
     """
-    cal = build_calendar(treatments, scenario.duration, patients.weight, params, patients.placebo,
-                         expectancy=scenario.models_expectancy)
-    model = BrainModel(params, scenario.hypothesis, frozen, scenario.ketamine_mechanism)
+    cal = calendar if calendar is not None else build_calendar(
+        treatments, scenario.duration, patients.weight, params, patients.placebo, expectancy=scenario.models_expectancy)
+    per_patient = dict(per_patient or {})
+    model = BrainModel(params, scenario.hypothesis, frozen, scenario.ketamine_mechanism, per_patient=tuple(per_patient))
     lam = model.linear_decay()
     if method is None:
         method = "etdrk4" if np.any(lam) else "rk4"
@@ -96,6 +102,7 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
     P = patients.n
     T = len(out_idx)
     base = BrainModel.null_inputs(P)  # every channel at its resting level
+    carried = model.per_patient_inputs(per_patient)  # per-patient parameters travel with the inputs
     key = np.round(fine, 6)
     # piecewise-constant inputs; outputs report the left limit at a switching instant (the state "just before"
     # a session or the first placebo pill), so the score at a start time is the pre-treatment score
@@ -118,6 +125,7 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
         out_slots.setdefault(2 * k, []).append(i)
     plasma: dict[str, np.ndarray] = {}
     node_inputs = {k: np.empty((T, P)) for k in base}
+    base.update(carried)
     state = {"j": -1, "right": None, "left": None}
 
     def occupancies(ch, x):
@@ -151,7 +159,8 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
                 occupancies(left, stream.left)
         for i in out_slots.get(j, ()):
             for name, v in right.items():
-                node_inputs[name][i] = v
+                if name in node_inputs:
+                    node_inputs[name][i] = v
             if stream is not None:
                 for c, v in conc.items():
                     plasma.setdefault(c, np.empty((T, P)))[i] = v
@@ -164,7 +173,7 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
             state["left"], state["right"] = inputs_at(j)
         return state[side]
 
-    y0 = model.baseline(patients.stress, patients.capacity, patients.episode_rate).copy()
+    y0 = model.baseline(patients.stress, patients.capacity, patients.episode_rate, per_patient).copy()
     episodes = None
     if cal.episodes:
         at: dict[int, list] = {}
@@ -174,7 +183,7 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
 
         def episodes(k, y):
             for e in at.get(k, ()):
-                y = model.apply_episode(y, e)
+                y = model.apply_episode(y, e, base)
             return y
     y_out = integrate(model.rhs, y0, nodes, inputs, episodes=episodes, progress=progress, linear=lam,
                       store=out_idx, method=method, **({} if tol is None else {"tol": tol}))
@@ -184,6 +193,7 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
         if k in left:
             node_inputs[k] = base[k][None, :] + left[k]  # pulse-only channels: resting level plus pulses on (t-, t]
     flat_inp = {k: v.reshape(T * P) for k, v in node_inputs.items()}
+    flat_inp.update({k: np.tile(v, T) for k, v in carried.items()})
     y_flat = np.asfortranarray(y_out.reshape(T * P, -1))
     obs = model.observe(y_flat, flat_inp)
     obs = {k: np.ascontiguousarray(np.asarray(v)).reshape(T, P) for k, v in obs.items()}
