@@ -86,6 +86,13 @@ class ParameterBatch:
         # every value the candidates share is the same in sets[0]: the engine runs on it, overridden per patient
         self.params = self.sets[0]
 
+    @classmethod
+    def _of(cls, batch: "ParameterBatch", sets) -> "ParameterBatch":
+        """The candidates ``sets`` (a part of ``batch``) as a batch of their own, with the same varied names."""
+        sub = cls.__new__(cls)
+        sub.base, sub.sets, sub.names, sub.kind, sub.params = batch.base, list(sets), batch.names, batch.kind, sets[0]
+        return sub
+
     @property
     def K(self) -> int:
         return len(self.sets)
@@ -156,20 +163,33 @@ def _split(run: ArmRun, sizes: Sequence[int]) -> list[ArmRun]:
     return out
 
 
-def run_arm_batch(scenario, treatments, patients: Patients | Sequence[Patients], batch: ParameterBatch,
-                  **kw) -> list[ArmRun]:
+def run_arm_batch(scenario, treatments, patients: Patients | Sequence[Patients], batch: ParameterBatch, *,
+                  budget: float = 1e9, **kw) -> list[ArmRun]:
     """One arm for every candidate of ``batch`` in one vectorised run: a list of K :class:`ArmRun`, run k equal (to
-    floating-point round-off) to ``run_arm(scenario, treatments, patients_k, batch.sets[k])``.
+    floating-point round-off; in practice bit for bit) to ``run_arm(scenario, treatments, patients_k, batch.sets[k])``.
 
     ``patients`` is one cohort (every candidate gets a copy, same ids and random streams) or K cohorts (candidate k's
-    own patients, e.g. a population whose traits depend on the candidate's ``population.*`` values). Other keywords go
-    to :func:`run_arm`.
+    own patients, e.g. a population whose traits depend on the candidate's ``population.*`` values). Candidates run
+    together in groups whose stored outputs stay within about ``budget`` bytes (:func:`default_chunk`; a protocol
+    with a fine output grid runs in several groups). Other keywords go to :func:`run_arm`.
     """
+    from ._simulate import default_chunk
+
     parts = [patients] * batch.K if isinstance(patients, Patients) else list(patients)
     if len(parts) != batch.K:
         raise ValueError(f"{len(parts)} cohorts for {batch.K} parameter sets")
+    per_group = max(1, int(default_chunk(scenario, kw.get("out_times"), budget) // max(p.n for p in parts)))
+    out: list[ArmRun] = []
+    for a in range(0, batch.K, per_group):
+        sl = slice(a, min(a + per_group, batch.K))
+        out += _run_group(scenario, treatments, parts[sl], batch, batch.sets[sl], **kw)
+    return out
+
+
+def _run_group(scenario, treatments, parts, batch, sets, **kw) -> list[ArmRun]:
     sizes = [p.n for p in parts]
     stacked = stack_patients(parts)
-    cal = _batched_calendar(scenario, treatments, parts, batch) if batch.varies_calendar() else None
-    run = run_arm(scenario, treatments, stacked, batch.params, per_patient=batch.per_patient(sizes), calendar=cal, **kw)
+    sub = batch if len(sets) == batch.K else ParameterBatch._of(batch, sets)
+    cal = _batched_calendar(scenario, treatments, parts, sub) if sub.varies_calendar() else None
+    run = run_arm(scenario, treatments, stacked, sub.params, per_patient=sub.per_patient(sizes), calendar=cal, **kw)
     return _split(run, sizes)
