@@ -127,3 +127,13 @@ def test_validation_rows_batched_equal_sequential():
             assert abs(a["simulated"] - b["simulated"]) <= 1e-9, a["target"]
             assert {k: x for k, x in a.items() if k != "simulated"} == {k: x for k, x in b.items() if k != "simulated"}
     assert rows_b[0][0]["simulated"] != rows_b[1][0]["simulated"]
+
+
+def test_objective_terms_batch_equals_objective_terms():
+    from neuroplastic.validation.calibrate import objective_terms, objective_terms_batch
+    _, targets = load_targets()
+    tg = [t for t in targets if t.id in ("klein_esc_6h", "klein_esc_54h")]
+    p = default_parameters()
+    values = [{"brain.circuit.w_5ht_sgacc": 0.1}, {}, {"plasticity.bdnf.w_da": 0.2}]
+    got = objective_terms_batch(values, p, "plasticity", tg)
+    assert got == [objective_terms(v, p, "plasticity", tg) for v in values]

@@ -76,9 +76,11 @@ class BatchSimulator:
     vectorised run of K x N patients; ``views[k]`` is a :class:`Simulator` for candidate k that reads its slice.
     See :mod:`neuroplastic.engine._batch` for which parameters may differ between the candidates."""
 
-    def __init__(self, base: ParameterSet, values, hypothesis: str = "plasticity", pop: Patients | None = None):
+    def __init__(self, base: ParameterSet, values, hypothesis: str = "plasticity", pop: Patients | None = None,
+                 budget: float = 1e9):
         from ..engine._batch import ParameterBatch
 
+        self.budget = budget  # bytes of stored outputs per group of candidates run together (run_arm_batch)
         self.batch = ParameterBatch(base, values)
         self.hypothesis = hypothesis
         self._sim = Simulator(self.batch.params, hypothesis, pop)
@@ -94,7 +96,7 @@ class BatchSimulator:
         if key not in self._cache:
             sc = self._sim.scenario(protocol, arm)
             pats = [self._sim.patients(protocol, s) for s in self.batch.sets]
-            runs = run_arm_batch(sc, sc.treatments, pats, self.batch)
+            runs = run_arm_batch(sc, sc.treatments, pats, self.batch, budget=self.budget)
             self.runs += 1
             self._cache[key] = [_arm_record(r) for r in runs]
         return self._cache[key][k]
