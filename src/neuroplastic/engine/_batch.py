@@ -178,7 +178,9 @@ def run_arm_batch(scenario, treatments, patients: Patients | Sequence[Patients],
     parts = [patients] * batch.K if isinstance(patients, Patients) else list(patients)
     if len(parts) != batch.K:
         raise ValueError(f"{len(parts)} cohorts for {batch.K} parameter sets")
-    per_group = max(1, int(default_chunk(scenario, kw.get("out_times"), budget) // max(p.n for p in parts)))
+    keep = kw.get("keep")
+    n_out = 80 if keep is None else len(keep) + 16  # observables kept, plus the input channels and plasma
+    per_group = max(1, int(default_chunk(scenario, kw.get("out_times"), budget, n_out) // max(p.n for p in parts)))
     out: list[ArmRun] = []
     for a in range(0, batch.K, per_group):
         sl = slice(a, min(a + per_group, batch.K))

@@ -98,7 +98,8 @@ def objective_terms(values: dict, base: ParameterSet, hypothesis: str, fit_targe
 def objective_terms_batch(values_list, base: ParameterSet, hypothesis: str, fit_targets) -> list[dict[str, float]]:
     """:func:`objective_terms` for a generation of candidates at once (one batched run of every protocol arm);
     entry k equals ``objective_terms(values_list[k], base, hypothesis, fit_targets)``."""
-    sim = BatchSimulator(base, list(values_list), hypothesis)
+    from .runner import observables
+    sim = BatchSimulator(base, list(values_list), hypothesis, keep=observables(fit_targets))
     out = []
     for view in sim.views:
         terms = {}

@@ -77,9 +77,10 @@ class BatchSimulator:
     See :mod:`neuroplastic.engine._batch` for which parameters may differ between the candidates."""
 
     def __init__(self, base: ParameterSet, values, hypothesis: str = "plasticity", pop: Patients | None = None,
-                 budget: float = 1e9):
+                 budget: float = 2e9, keep=None):
         from ..engine._batch import ParameterBatch
 
+        self.keep = None if keep is None else tuple(keep)  # observables stored (None: all)
         self.budget = budget  # bytes of stored outputs per group of candidates run together (run_arm_batch)
         self.batch = ParameterBatch(base, values)
         self.hypothesis = hypothesis
@@ -96,7 +97,7 @@ class BatchSimulator:
         if key not in self._cache:
             sc = self._sim.scenario(protocol, arm)
             pats = [self._sim.patients(protocol, s) for s in self.batch.sets]
-            runs = run_arm_batch(sc, sc.treatments, pats, self.batch, budget=self.budget)
+            runs = run_arm_batch(sc, sc.treatments, pats, self.batch, budget=self.budget, keep=self.keep)
             self.runs += 1
             self._cache[key] = [_arm_record(r) for r in runs]
         return self._cache[key][k]
@@ -348,6 +349,13 @@ def evaluate(targets, params: ParameterSet, hypothesis: str, sim: Simulator | No
     return rows, sim
 
 
+def observables(targets) -> list[str]:
+    """The observed outputs :func:`compute` reads for ``targets`` (the expected scores and any named variable)."""
+    names = [f"{s}_expected" for s in SCALES]
+    names += sorted({t.statistic["variable"] for t in targets if "variable" in t.statistic} - set(names))
+    return names
+
+
 def evaluate_batch(targets, params: ParameterSet, values, hypothesis: str,
                    sim: BatchSimulator | None = None) -> tuple[list[list[dict]], BatchSimulator]:
     """:func:`evaluate` for K candidate parameter sets at once: ``params`` with each of ``values`` (a list of
@@ -359,5 +367,5 @@ def evaluate_batch(targets, params: ParameterSet, values, hypothesis: str,
     >>> rows, _ = evaluate_batch(targets, default_parameters(), [{"plasticity.bdnf.w_da": 0.5},
     ...                                                          {"plasticity.bdnf.w_da": 0.9}], "plasticity")  # doctest: +SKIP
     """
-    sim = sim or BatchSimulator(params, values, hypothesis)
+    sim = sim or BatchSimulator(params, values, hypothesis, keep=observables(targets))
     return [evaluate(targets, view.params, hypothesis, sim=view)[0] for view in sim.views], sim
