@@ -5,7 +5,8 @@ within its registry range, log-mapped where the range spans x10), as one optimis
 batched run (``evaluate_batch``: every protocol arm once for K x 120 patients) is timed against ``evaluate`` with
 ``params.with_values(values_k)`` per candidate, in the same process. Sequential cost per set does not depend on
 the other sets, so by default only ``--sequential`` of the K candidates are run one by one and their mean is the
-per-set cost; their rows are checked against the batched rows.
+per-set cost (it varies with the candidate: sets that make the integrator sub-step cost more; ``--sequential 0`` runs
+all K); their rows are checked against the batched rows.
 
     .venv/bin/python benchmarks/bench_batch_params.py --K 20 40 --sequential 3
 """
@@ -58,7 +59,8 @@ def main():
         per_seq = float(np.mean(ts))
         per_batch = tb / K
         print(f"K={K}: batched {tb:.1f} s for {K} sets ({per_batch:.2f} s/set, {sim.runs} arm runs); sequential "
-              f"{per_seq:.2f} s/set (mean of {M}); ratio per parameter set {per_seq / per_batch:.1f}x; "
+              f"{per_seq:.2f} s/set (mean of {M}, {min(ts):.2f}-{max(ts):.2f}); ratio per parameter set "
+              f"{per_seq / per_batch:.1f}x; "
               f"max |batched - sequential| over {M} x {len(fit)} rows {worst:.1e}", flush=True)
 
 
