@@ -6,6 +6,7 @@ nuclei and to dlPFC, expectancy); every delay between an input and mood emerges 
 
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 
 import numpy as np
@@ -53,6 +54,30 @@ _VARS = [
 ]
 
 
+PARAM_KEY = "param:"  # input-dict key prefix of a per-patient parameter value (batched parameter sets)
+# the group attributes of BrainModel and the registry prefixes they hold (brain.raphe/lc/vta: p_nuc[transmitter])
+_GROUP_ATTRS = {"plasticity.receptors": "p_rec", "plasticity.bdnf": "p_bdnf", "plasticity.structural": "p_str",
+                "plasticity.neurogenesis": "p_ng", "plasticity.consolidation": "p_con", "plasticity.meta": "p_meta",
+                "plasticity.homeostatic": "p_hom", "plasticity.excitability": "p_ie", "brain.circuit": "p_circ",
+                "brain.ketamine": "p_ket", "mood.severity": "p_sev", "mood.monoamine": "p_mono",
+                "brain.expectancy": "p_exp"}
+# parameters that set the linear decay rates of the exponential integrator (its weights are cached per step
+# length, one set for all patients), so they cannot take a different value per patient
+LINEAR_DECAY_PARAMETERS = ("plasticity.bdnf.protein_time", "plasticity.bdnf.creb_time",
+                           "plasticity.consolidation.early_time", "plasticity.consolidation.protein_time",
+                           "plasticity.meta.time", "mood.monoamine.lag")
+
+
+def per_patient_parameter(name: str) -> bool:
+    """Whether the brain model can take ``name`` as a per-patient array (see :meth:`BrainModel.groups`)."""
+    if name in LINEAR_DECAY_PARAMETERS:
+        return False
+    if name == "brain.stress.episode_time":
+        return True
+    module = ".".join(name.split(".")[:2])
+    return module in _GROUP_ATTRS or module in {f"brain.{grp}" for grp, _, _ in neuromodulators.SYSTEMS.values()}
+
+
 def N_of(v):
     return tuple(v[s] for s in neurogenesis.STAGES) + (v["neurogenesis_mature"],)
 
@@ -75,7 +100,15 @@ class BrainModel:
     layout = StateLayout(_VARS)
 
     def __init__(self, params: ParameterSet, hypothesis: str = "plasticity", frozen: tuple[str, ...] = (),
-                 ketamine_mechanism: str = "both"):
+                 ketamine_mechanism: str = "both", per_patient: tuple[str, ...] = ()):
+        """``per_patient`` names parameters whose values come per patient with the inputs, as arrays under
+        ``PARAM_KEY + name`` (one value per patient; batched parameter sets); ``params`` holds the rest."""
+        bad = [n for n in per_patient if not per_patient_parameter(n)]
+        if bad:
+            from ..errors import ParameterError
+            raise ParameterError(f"parameters {bad} cannot take per-patient values in the brain model "
+                                 f"(linear decay rates of the integrator: {list(LINEAR_DECAY_PARAMETERS)})")
+        self.per_patient = tuple(per_patient)
         self.params = params
         self.hypothesis = hypothesis
         self.ketamine_mechanism = ketamine_mechanism
@@ -104,6 +137,51 @@ class BrainModel:
             if any(v.module.startswith(f) for f in self.frozen):
                 mask[i] = 0.0
         self._mask = mask
+        self._where = []  # per-patient parameter -> (input key, attribute, transmitter or None, key in the group)
+        nuc = {f"brain.{grp}": m for m, (grp, _, _) in neuromodulators.SYSTEMS.items()}
+        for name in self.per_patient:
+            module, key = ".".join(name.split(".")[:2]), ".".join(name.split(".")[2:])
+            if name == "brain.stress.episode_time":
+                self._where.append((PARAM_KEY + name, "episode_time", None, None))
+            elif module in nuc:
+                self._where.append((PARAM_KEY + name, "p_nuc", nuc[module], key))
+            else:
+                self._where.append((PARAM_KEY + name, _GROUP_ATTRS[module], None, key))
+
+    def groups(self, inp: dict | None):
+        """The model with its per-patient parameters (``per_patient``) taken from ``inp``: ``self`` when there are
+        none; otherwise a shallow copy whose parameter groups hold those arrays (patients as in ``inp``, so a subset
+        of patients, as the integrator's sub-steps and the steady-state solver take, sees its own values)."""
+        if not self._where:
+            return self
+        if inp is None:
+            raise ValueError("this model has per-patient parameters: pass the inputs that carry them")
+        g = copy.copy(self)
+        for key, attr, m, k in self._where:
+            val = inp[key]
+            if attr == "episode_time":
+                g.episode_time = val
+                continue
+            if m is not None:
+                if g.p_nuc is self.p_nuc:
+                    g.p_nuc = dict(self.p_nuc)
+                if g.p_nuc[m] is self.p_nuc[m]:
+                    g.p_nuc[m] = dict(self.p_nuc[m])
+                g.p_nuc[m][k] = val
+                continue
+            if getattr(g, attr) is getattr(self, attr):
+                setattr(g, attr, dict(getattr(self, attr)))
+            getattr(g, attr)[k] = val
+        g.rq = g.p_circ["rate_max"] / 4.0
+        return g
+
+    def per_patient_inputs(self, values: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+        """Input-dict entries carrying the per-patient parameter ``values`` (name -> (P,) array, SI)."""
+        values = values or {}
+        missing = set(self.per_patient) - set(values)
+        if missing:
+            raise ValueError(f"per-patient values missing for {sorted(missing)}")
+        return {PARAM_KEY + n: np.asarray(values[n], float) for n in self.per_patient}
 
     # -- inputs ------------------------------------------------------------------------------------------
     @staticmethod
@@ -113,47 +191,48 @@ class BrainModel:
     # -- fast (quasi-steady) layer -------------------------------------------------------------------------
     def fast(self, y: np.ndarray, inp: dict) -> dict[str, np.ndarray]:
         """Everything in quasi-steady state given slow state y (P, n) and inputs."""
+        g = self.groups(inp)
         v = self.layout.view(y)
         out = {}
         rel = {}
         expect = inp["expectancy"]
         drives = {"lc_drive": inp["lc_drive"],
-                  "vta_drive": inp["vta_drive"] * (1.0 + self.p_exp["w_vta"] * expect
-                                                    + self.p_circ["w_reward_vta"] * inp["reward_drive"])}
+                  "vta_drive": inp["vta_drive"] * (1.0 + g.p_exp["w_vta"] * expect
+                                                    + g.p_circ["w_reward_vta"] * inp["reward_drive"])}
         for m in ("ne", "da", "5ht"):  # NE first: the raphe receives noradrenergic (alpha1) drive
             grp, occ_ch, drive_ch = neuromodulators.SYSTEMS[m]
             drive = drives.get(drive_ch)
             if m == "5ht":
-                drive = inp["raphe_drive"] * (1.0 + self.p_circ["w_ne_raphe"] * np.maximum(rel["ne"] - 1.0, 0.0))
-            f, s, o = neuromodulators.nucleus(self.p_nuc[m], inp[occ_ch], v[_AUTORECEPTOR[m]], drive)
+                drive = inp["raphe_drive"] * (1.0 + g.p_circ["w_ne_raphe"] * np.maximum(rel["ne"] - 1.0, 0.0))
+            f, s, o = neuromodulators.nucleus(g.p_nuc[m], inp[occ_ch], v[_AUTORECEPTOR[m]], drive)
             out[f"{grp}_firing"], out[f"synaptic_{m}"], out[f"{grp}_autoreceptor_occupancy"] = f, s, o
-            rel[m] = s / self.p_nuc[m]["level0"]
+            rel[m] = s / g.p_nuc[m]["level0"]
         out["rel"] = rel
         # ketamine-type NMDA block: interneurons (disinhibition burst) and resting block on pyramidal cells
         occ = np.clip(inp["nmda_occupancy"], 0.0, 0.999)
-        x_int = self.p_ket["interneuron_selectivity"] * occ / (1.0 - occ)
+        x_int = g.p_ket["interneuron_selectivity"] * occ / (1.0 - occ)
         o_int = x_int / (1.0 + x_int)
-        n = self.p_ket["burst_hill"]
-        burst = o_int ** n / (o_int ** n + self.p_ket["burst_half"] ** n)
+        n = g.p_ket["burst_hill"]
+        burst = o_int ** n / (o_int ** n + g.p_ket["burst_half"] ** n)
         if not self._use_burst:
             burst = burst * 0.0
         out["glutamate_burst"] = burst
         spines = v["spines_labile"] + v["spines_stable"]
         efficacy = spines * (1.0 + v["ltp_early"] + v["ltp_late"])
         a_d, a_s, a_h, a_r = circuit.solve(
-            self.p_circ, m5=rel["5ht"], mne=rel["ne"], mda=rel["da"], spines=spines, efficacy=efficacy,
-            n_mature=neurogenesis.young_index(self.p_ng, N_of(v)), stress=v["stress_load"], sigma_s=v["sgacc_scaling"],
+            g.p_circ, m5=rel["5ht"], mne=rel["ne"], mda=rel["da"], spines=spines, efficacy=efficacy,
+            n_mature=neurogenesis.young_index(g.p_ng, N_of(v)), stress=v["stress_load"], sigma_s=v["sgacc_scaling"],
             theta_d=v["threshold_dlpfc"], theta_s=v["threshold_sgacc"],
-            u_d=inp["dlpfc_drive"] + self.p_exp["w_dlpfc"] * expect, burst=burst,
-            u_r=inp["reward_drive"] + self.p_exp["w_reward"] * expect)
+            u_d=inp["dlpfc_drive"] + g.p_exp["w_dlpfc"] * expect, burst=burst,
+            u_r=inp["reward_drive"] + g.p_exp["w_reward"] * expect)
         out.update(activity_dlpfc=a_d, activity_sgacc=a_s, activity_hippocampus=a_h, activity_reward=a_r,
                    spine_density=spines, control_efficacy=efficacy)
-        out["trkb_signal"] = bdnf.trkb_signal(self.p_bdnf, v["bdnf"], burst, a_d / self.rq, v["plasticity_capacity"])
-        z = sev.circuit_imbalance(self.p_sev, a_d, a_s, a_h, a_r, self.rq)
-        sev_circuit = sev.from_circuit(self.p_sev, z)
+        out["trkb_signal"] = bdnf.trkb_signal(g.p_bdnf, v["bdnf"], burst, a_d / g.rq, v["plasticity_capacity"])
+        z = sev.circuit_imbalance(g.p_sev, a_d, a_s, a_h, a_r, g.rq)
+        sev_circuit = sev.from_circuit(g.p_sev, z)
         if self.hypothesis == "monoamine":
             course = v["stress_load"] / np.maximum(v["stress_initial"], 1e-9)
-            out["severity"] = sev.from_monoamines(self.p_mono, v["severity_untreated"] * course, v["monoamine_index"])
+            out["severity"] = sev.from_monoamines(g.p_mono, v["severity_untreated"] * course, v["monoamine_index"])
         else:
             out["severity"] = sev_circuit
         out["severity_circuit"] = sev_circuit
@@ -161,6 +240,7 @@ class BrainModel:
 
     # -- slow layer ----------------------------------------------------------------------------------------
     def rhs(self, y: np.ndarray, inp: dict) -> np.ndarray:
+        g = self.groups(inp)
         v = self.layout.view(y)
         f = self.fast(y, inp)
         rel = f["rel"]
@@ -168,32 +248,32 @@ class BrainModel:
         d = self.layout.view(dy)
         for m, (grp, _, _) in neuromodulators.SYSTEMS.items():
             d[_AUTORECEPTOR[m]] = receptors.desensitisation_rate(
-                v[_AUTORECEPTOR[m]], f[f"{grp}_autoreceptor_occupancy"], self.p_nuc[m]["autoreceptor_occ0"],
-                self.p_rec[f"{grp}_desensitisation_rate"])
+                v[_AUTORECEPTOR[m]], f[f"{grp}_autoreceptor_occupancy"], g.p_nuc[m]["autoreceptor_occ0"],
+                g.p_rec[f"{grp}_desensitisation_rate"])
         stress = v["stress_load"]
-        drive = bdnf.monoamine_drive(self.p_bdnf, rel["5ht"], rel["ne"], rel["da"])
-        d["creb"] = (bdnf.creb_target(self.p_bdnf, drive, stress) - v["creb"]) / self.p_bdnf["creb_time"]
-        eef2 = bdnf.eef2_translation(self.p_bdnf, np.clip(inp["nmda_occupancy"], 0, 1)) if self._use_eef2 else 0.0
-        d["bdnf"] = (v["creb"] * (1.0 + eef2) - v["bdnf"]) / self.p_bdnf["protein_time"]
+        drive = bdnf.monoamine_drive(g.p_bdnf, rel["5ht"], rel["ne"], rel["da"])
+        d["creb"] = (bdnf.creb_target(g.p_bdnf, drive, stress) - v["creb"]) / g.p_bdnf["creb_time"]
+        eef2 = bdnf.eef2_translation(g.p_bdnf, np.clip(inp["nmda_occupancy"], 0, 1)) if self._use_eef2 else 0.0
+        d["bdnf"] = (v["creb"] * (1.0 + eef2) - v["bdnf"]) / g.p_bdnf["protein_time"]
         T = f["trkb_signal"]
-        d["spines_labile"], d["spines_stable"] = structural.rates(self.p_str, v["spines_labile"], v["spines_stable"], T, stress)
+        d["spines_labile"], d["spines_stable"] = structural.rates(g.p_str, v["spines_labile"], v["spines_stable"], T, stress)
         N = tuple(v[s] for s in neurogenesis.STAGES) + (v["neurogenesis_mature"],)
-        dN = neurogenesis.rates(self.p_ng, N, v["bdnf"], v["creb"], stress)
+        dN = neurogenesis.rates(g.p_ng, N, v["bdnf"], v["creb"], stress)
         for name, dn in zip(neurogenesis.STAGES + ("neurogenesis_mature",), dN):
             d[name] = dn
         d["ltp_early"], d["plasticity_proteins"], d["ltp_late"] = consolidation.rates(
-            self.p_con, v["ltp_early"], v["plasticity_proteins"], v["ltp_late"], v["bdnf"])
-        rd = f["activity_dlpfc"] / self.rq
-        rs = f["activity_sgacc"] / self.rq
-        d["bcm_threshold"] = meta.threshold_rate(v["bcm_threshold"], rd, self.p_meta["time"])
+            g.p_con, v["ltp_early"], v["plasticity_proteins"], v["ltp_late"], v["bdnf"])
+        rd = f["activity_dlpfc"] / g.rq
+        rs = f["activity_sgacc"] / g.rq
+        d["bcm_threshold"] = meta.threshold_rate(v["bcm_threshold"], rd, g.p_meta["time"])
         d["ltp_early"] = d["ltp_early"] + consolidation.bounded(
-            meta.bcm_rate(rd, v["bcm_threshold"], self.p_meta["learning_rate"]), v["ltp_early"], self.p_con["early_max"])
-        d["stress_load"] = -stress * v["episode_rate"] / self.episode_time
-        d["sgacc_scaling"] = homeostatic.scaling_rate(v["sgacc_scaling"], rs, self.p_hom["time"], self.p_hom["sgacc_scaling"])
-        d["threshold_dlpfc"] = excitability.threshold_rate(v["threshold_dlpfc"], rd, self.p_ie["time"], self.p_ie["strength"])
-        d["threshold_sgacc"] = excitability.threshold_rate(v["threshold_sgacc"], rs, self.p_ie["time"], self.p_ie["strength"])
-        x = sev.monoamine_index(self.p_mono, rel["5ht"], rel["ne"], rel["da"])
-        d["monoamine_index"] = (x - v["monoamine_index"]) / self.p_mono["lag"]
+            meta.bcm_rate(rd, v["bcm_threshold"], g.p_meta["learning_rate"]), v["ltp_early"], g.p_con["early_max"])
+        d["stress_load"] = -stress * v["episode_rate"] / g.episode_time
+        d["sgacc_scaling"] = homeostatic.scaling_rate(v["sgacc_scaling"], rs, g.p_hom["time"], g.p_hom["sgacc_scaling"])
+        d["threshold_dlpfc"] = excitability.threshold_rate(v["threshold_dlpfc"], rd, g.p_ie["time"], g.p_ie["strength"])
+        d["threshold_sgacc"] = excitability.threshold_rate(v["threshold_sgacc"], rs, g.p_ie["time"], g.p_ie["strength"])
+        x = sev.monoamine_index(g.p_mono, rel["5ht"], rel["ne"], rel["da"])
+        d["monoamine_index"] = (x - v["monoamine_index"]) / g.p_mono["lag"]
         return dy * self._mask
 
     def linear_decay(self) -> np.ndarray:
@@ -214,7 +294,7 @@ class BrainModel:
         return lam * self._mask
 
     # -- episodes (millisecond-scale sessions) -------------------------------------------------------------
-    def apply_episode(self, y: np.ndarray, episode) -> np.ndarray:
+    def apply_episode(self, y: np.ndarray, episode, inp: dict | None = None) -> np.ndarray:
         """Apply a session's millisecond-scale result: the early change of the stimulated synapses.
 
         Metaplasticity: the BCM threshold (recent activity relative to reference) scales induction, so
@@ -222,18 +302,20 @@ class BrainModel:
         """
         if any("plasticity.consolidation".startswith(f) for f in self.frozen):
             return y
+        g = self.groups(inp)
         y = y.copy()
         v = self.layout.view(y)
         dw = episode.payload.weight_change
         theta = np.maximum(v["bcm_threshold"], 0.05)
         v["ltp_early"] = v["ltp_early"] + consolidation.bounded(np.where(dw > 0, dw / theta, dw * theta),
-                                                                v["ltp_early"], self.p_con["early_max"])
+                                                                v["ltp_early"], g.p_con["early_max"])
         return y
 
     # -- baseline ------------------------------------------------------------------------------------------
-    def healthy_state(self, n_patients: int) -> np.ndarray:
-        L, S = structural.healthy_split(self.p_str)
-        Ns, _ = neurogenesis.healthy(self.p_ng)
+    def healthy_state(self, n_patients: int, inp: dict | None = None) -> np.ndarray:
+        g = self.groups(inp)
+        L, S = structural.healthy_split(g.p_str)
+        Ns, _ = neurogenesis.healthy(g.p_ng)
         vals = {"plasticity_capacity": 1.0, "episode_rate": 1.0, "ht1a_sensitivity": 1.0, "alpha2_sensitivity": 1.0, "d2_sensitivity": 1.0, "creb": 1.0, "bdnf": 1.0,
                 "spines_labile": L, "spines_stable": S, "plasticity_proteins": 0.0, "bcm_threshold": 1.0,
                 "sgacc_scaling": 1.0, "stress_load": 0.0}
@@ -242,13 +324,16 @@ class BrainModel:
         return self.layout.pack({k: np.full(n_patients, val) for k, val in vals.items()}, n_patients)
 
     def baseline(self, stress: np.ndarray, capacity: np.ndarray | None = None,
-                 episode_rate: np.ndarray | None = None) -> np.ndarray:
+                 episode_rate: np.ndarray | None = None, values: dict[str, np.ndarray] | None = None) -> np.ndarray:
         """Untreated steady state of patients with the given traits: stress load (1 = typical MDD episode),
-        plasticity capacity and natural-course speed (both 1 = typical)."""
+        plasticity capacity and natural-course speed (both 1 = typical); ``values`` holds the per-patient
+        parameters (name -> (P,) SI array) of a model built with ``per_patient``."""
         stress = np.asarray(stress, float)
         cap = np.ones_like(stress) if capacity is None else np.asarray(capacity, float)
         rate = np.ones_like(stress) if episode_rate is None else np.asarray(episode_rate, float)
-        return _baseline(self.params, tuple(stress.tolist()), tuple(cap.tolist()), tuple(rate.tolist()))
+        pp = self.per_patient_inputs(values)
+        pp_key = tuple((k, tuple(np.broadcast_to(v, stress.shape).tolist())) for k, v in pp.items())
+        return _baseline(self.params, tuple(stress.tolist()), tuple(cap.tolist()), tuple(rate.tolist()), pp_key)
 
     def observe(self, y: np.ndarray, inp: dict) -> dict[str, np.ndarray]:
         f = self.fast(y, inp)
@@ -266,19 +351,22 @@ class BrainModel:
 
 
 @lru_cache(maxsize=64)
-def _baseline(params: ParameterSet, stress: tuple, capacity: tuple, episode_rate: tuple) -> np.ndarray:
+def _baseline(params: ParameterSet, stress: tuple, capacity: tuple, episode_rate: tuple,
+              per_patient: tuple = ()) -> np.ndarray:
     from ..engine import steady_state
 
-    model = BrainModel(params, "plasticity")
+    model = BrainModel(params, "plasticity", per_patient=tuple(k[len(PARAM_KEY):] for k, _ in per_patient))
     P = len(stress)
-    y = model.healthy_state(P)
+    inputs = model.null_inputs(P)
+    inputs.update({k: np.asarray(v, float) for k, v in per_patient})
+    y = model.healthy_state(P, inputs)
     v = model.layout.view(y)
     v["stress_load"] = np.asarray(stress)
     v["plasticity_capacity"] = np.asarray(capacity)
     v["episode_rate"] = np.asarray(episode_rate)
     model._mask[model.layout.index["stress_load"]] = 0.0  # the episode is held while the baseline settles
-    y = steady_state(model.rhs, y, model.null_inputs(P), model.layout.timescales, steps=600)
-    f = model.fast(y, model.null_inputs(P))
+    y = steady_state(model.rhs, y, inputs, model.layout.timescales, steps=600)
+    f = model.fast(y, inputs)
     v = model.layout.view(y)
     v["severity_untreated"] = f["severity"]
     v["stress_initial"] = v["stress_load"]

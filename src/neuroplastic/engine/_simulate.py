@@ -63,22 +63,30 @@ class ArmRun:
 
 
 H_MAX = 6 * HOUR      # longest step of the exponential integrator (smooth inputs)
+OBSERVE_BLOCK = 1 << 18  # rows (output times x patients) per block when observables are computed in blocks
 H_AFTER = 2 * HOUR     # first step after an event (dose, infusion edge, session, pulse edge); steps then grow
 
 
 def run_arm(scenario: Scenario, treatments, patients: Patients, params: ParameterSet, *,
             frozen: tuple[str, ...] = (), h_max: float | None = None, progress=None, out_times=None,
-            method: str | None = None, h_after: float | None = None, tol: float | None = None, h_fine: float | None = None) -> ArmRun:
+            method: str | None = None, h_after: float | None = None, tol: float | None = None, h_fine: float | None = None,
+            per_patient: dict[str, np.ndarray] | None = None, calendar=None, keep=None) -> ArmRun:
     """One arm for a group of patients, on the output grid.
 
     Inputs (PK, occupancies, pulses) are computed one fine time at a time as the integrator asks for them and
     only the output nodes are kept, so memory is O(patients x (outputs + a few)). ``method`` is ``"etdrk4"``
     (default: steps up to ``h_max`` = 6 h, refined after events from ``h_after`` = 2 h) or ``"rk4"`` (the former
     classical RK4, default ``h_max`` = 1 h, no refinement).
+
+    ``per_patient`` (name -> (P,) array in SI units) gives brain-model parameters a value per patient in place of
+    ``params`` (batched parameter sets, see :func:`run_arm_batch`); ``calendar`` replaces the event calendar that
+    would be built from ``treatments`` and ``params``; ``keep`` limits the observed outputs to those names (the
+    rest are not stored).
     """
-    cal = build_calendar(treatments, scenario.duration, patients.weight, params, patients.placebo,
-                         expectancy=scenario.models_expectancy)
-    model = BrainModel(params, scenario.hypothesis, frozen, scenario.ketamine_mechanism)
+    cal = calendar if calendar is not None else build_calendar(
+        treatments, scenario.duration, patients.weight, params, patients.placebo, expectancy=scenario.models_expectancy)
+    per_patient = dict(per_patient or {})
+    model = BrainModel(params, scenario.hypothesis, frozen, scenario.ketamine_mechanism, per_patient=tuple(per_patient))
     lam = model.linear_decay()
     if method is None:
         method = "etdrk4" if np.any(lam) else "rk4"
@@ -96,6 +104,7 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
     P = patients.n
     T = len(out_idx)
     base = BrainModel.null_inputs(P)  # every channel at its resting level
+    carried = model.per_patient_inputs(per_patient)  # per-patient parameters travel with the inputs
     key = np.round(fine, 6)
     # piecewise-constant inputs; outputs report the left limit at a switching instant (the state "just before"
     # a session or the first placebo pill), so the score at a start time is the pre-treatment score
@@ -118,6 +127,7 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
         out_slots.setdefault(2 * k, []).append(i)
     plasma: dict[str, np.ndarray] = {}
     node_inputs = {k: np.empty((T, P)) for k in base}
+    base.update(carried)
     state = {"j": -1, "right": None, "left": None}
 
     def occupancies(ch, x):
@@ -151,7 +161,8 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
                 occupancies(left, stream.left)
         for i in out_slots.get(j, ()):
             for name, v in right.items():
-                node_inputs[name][i] = v
+                if name in node_inputs:
+                    node_inputs[name][i] = v
             if stream is not None:
                 for c, v in conc.items():
                     plasma.setdefault(c, np.empty((T, P)))[i] = v
@@ -164,7 +175,7 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
             state["left"], state["right"] = inputs_at(j)
         return state[side]
 
-    y0 = model.baseline(patients.stress, patients.capacity, patients.episode_rate).copy()
+    y0 = model.baseline(patients.stress, patients.capacity, patients.episode_rate, per_patient).copy()
     episodes = None
     if cal.episodes:
         at: dict[int, list] = {}
@@ -174,7 +185,7 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
 
         def episodes(k, y):
             for e in at.get(k, ()):
-                y = model.apply_episode(y, e)
+                y = model.apply_episode(y, e, base)
             return y
     y_out = integrate(model.rhs, y0, nodes, inputs, episodes=episodes, progress=progress, linear=lam,
                       store=out_idx, method=method, **({} if tol is None else {"tol": tol}))
@@ -183,10 +194,21 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
     for k in pulse_channels:
         if k in left:
             node_inputs[k] = base[k][None, :] + left[k]  # pulse-only channels: resting level plus pulses on (t-, t]
-    flat_inp = {k: v.reshape(T * P) for k, v in node_inputs.items()}
-    y_flat = np.asfortranarray(y_out.reshape(T * P, -1))
-    obs = model.observe(y_flat, flat_inp)
-    obs = {k: np.ascontiguousarray(np.asarray(v)).reshape(T, P) for k, v in obs.items()}
+    if keep is None and not carried:
+        flat_inp = {k: v.reshape(T * P) for k, v in node_inputs.items()}
+        y_flat = np.asfortranarray(y_out.reshape(T * P, -1))
+        obs = model.observe(y_flat, flat_inp)
+        obs = {k: np.ascontiguousarray(np.asarray(v)).reshape(T, P) for k, v in obs.items()}
+    else:  # observables in blocks of output times (bounded temporaries), only those in ``keep``
+        obs = {}
+        rows = max(1, OBSERVE_BLOCK // P)
+        for a in range(0, T, rows):
+            b = min(T, a + rows)
+            blk = {k: v[a:b].reshape((b - a) * P) for k, v in node_inputs.items()}
+            blk.update({k: np.tile(v, b - a) for k, v in carried.items()})
+            ob = model.observe(np.asfortranarray(y_out[a:b].reshape((b - a) * P, -1)), blk)
+            for k in (ob if keep is None else keep):
+                obs.setdefault(k, np.empty((T, P)))[a:b] = np.asarray(ob[k]).reshape(b - a, P)
     return ArmRun(nodes[out_idx], plasma, node_inputs, obs, cal.doses, [e.time for e in cal.episodes])
 
 
@@ -234,14 +256,14 @@ def _run_chunk(job):
     return run_arm(scenario, treatments, patients, params, frozen=frozen, out_times=out_times)
 
 
-def default_chunk(scenario: Scenario, out_times=None, budget: float = 256e6) -> int:
+def default_chunk(scenario: Scenario, out_times=None, budget: float = 256e6, n_outputs: int = 80) -> int:
     """Patients per chunk: large enough to amortise numpy's per-call overhead (about 10,000), small enough that a
     chunk's stored outputs stay within ``budget`` bytes (long runs with the full output grid)."""
     if out_times is not None:
         T = len(out_times)
     else:
         T = int(np.floor(scenario.duration / scenario.output_every + 1e-9)) + 1
-    per_patient = T * 8.0 * (len(BrainModel.layout) + 80)  # stored state + observables, both float64
+    per_patient = T * 8.0 * (len(BrainModel.layout) + n_outputs)  # stored state + observables, both float64
     return int(np.clip(budget // per_patient, 500, 10_000))
 
 

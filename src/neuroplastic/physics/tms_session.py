@@ -40,6 +40,13 @@ def _plan(protocol, intensity: float, coil: str, target: str, params: ParameterS
                        float(np.mean(rec)), dw, float(np.mean(rec)) * params.si("tms.session.dlpfc_drive"))
 
 
+_PLAN_PARAMETERS = ("tms.", "plasticity.calcium.")  # everything a plan reads (stimulator to calcium rule)
+
+
 def session_plan(tms, params: ParameterSet) -> SessionPlan:
-    """The :class:`SessionPlan` of a validated TMS treatment (``scenario.TMSTreatment``)."""
-    return _plan(tms.make_protocol(), float(tms.intensity), tms.coil, tms.target, params)
+    """The :class:`SessionPlan` of a validated TMS treatment (``scenario.TMSTreatment``).
+
+    Cached on the parameters a plan reads (``tms.*``, ``plasticity.calcium.*``) only, so parameter sets that differ
+    elsewhere (calibration candidates) share one plan."""
+    sub = ParameterSet({k: params[k] for k in params if k.startswith(_PLAN_PARAMETERS)}, version="tms-plan")
+    return _plan(tms.make_protocol(), float(tms.intensity), tms.coil, tms.target, sub)

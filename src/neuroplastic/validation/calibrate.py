@@ -27,7 +27,7 @@ from scipy.optimize import minimize
 
 from ..params import ParameterSet
 from ..params._registry import _load_files, calibration_files
-from .runner import Simulator, compute
+from .runner import BatchSimulator, Simulator, compute
 from .targets import FAMILIES, load_targets
 
 FREE = {
@@ -102,6 +102,24 @@ def objective_terms(values: dict, base: ParameterSet, hypothesis: str, fit_targe
         except Exception:
             v = float("nan")
         out[tg.id] = tg.misfit(v)
+    return out
+
+
+def objective_terms_batch(values_list, base: ParameterSet, hypothesis: str, fit_targets) -> list[dict[str, float]]:
+    """:func:`objective_terms` for a generation of candidates at once (one batched run of every protocol arm);
+    entry k equals ``objective_terms(values_list[k], base, hypothesis, fit_targets)``."""
+    from .runner import observables
+    sim = BatchSimulator(base, list(values_list), hypothesis, keep=observables(fit_targets))
+    out = []
+    for view in sim.views:
+        terms = {}
+        for tg in fit_targets:
+            try:
+                v = compute(tg, view)
+            except Exception:
+                v = float("nan")
+            terms[tg.id] = tg.misfit(v)
+        out.append(terms)
     return out
 
 

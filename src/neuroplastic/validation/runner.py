@@ -41,23 +41,82 @@ class Simulator:
         self._cache: dict[tuple[str, str], dict] = {}
         self.runs = 0
 
+    def scenario(self, protocol: str, arm: str) -> Scenario:
+        pr = self.protocols[protocol]
+        doc = {k: pr[k] for k in _SCENARIO_KEYS if k in pr}
+        doc.update(name=f"{protocol}:{arm}", hypothesis=self.hypothesis, treatments=pr["arms"][arm],
+                   allow_off_label=True)
+        return Scenario.build(**doc)
+
+    def patients(self, protocol: str, params: ParameterSet | None = None) -> Patients:
+        """The protocol's patients (their traits depend on the ``population.*`` values of ``params``)."""
+        pr = self.protocols[protocol]
+        if pr.get("single_patient"):
+            return typical_patient()
+        if self._pop is not None:
+            return self._pop
+        return population(kind=pr.get("population", "mdd"), params=params or self.params)
+
     def arm(self, protocol: str, arm: str) -> dict:
         key = (protocol, arm)
         if key not in self._cache:
-            pr = self.protocols[protocol]
-            doc = {k: pr[k] for k in _SCENARIO_KEYS if k in pr}
-            doc.update(name=f"{protocol}:{arm}", hypothesis=self.hypothesis, treatments=pr["arms"][arm],
-                       allow_off_label=True)
-            sc = Scenario.build(**doc)
-            if pr.get("single_patient"):
-                pats = typical_patient()
-            else:
-                pats = self._pop if self._pop is not None else population(kind=pr.get("population", "mdd"),
-                                                                            params=self.params)
-            r = run_arm(sc, sc.treatments, pats, self.params)
+            sc = self.scenario(protocol, arm)
+            r = run_arm(sc, sc.treatments, self.patients(protocol), self.params)
             self.runs += 1
-            self._cache[key] = {"t": r.time / 86400.0, "obs": r.observed, "inp": r.inputs, "plasma": r.plasma}
+            self._cache[key] = _arm_record(r)
         return self._cache[key]
+
+
+def _arm_record(r) -> dict:
+    return {"t": r.time / 86400.0, "obs": r.observed, "inp": r.inputs, "plasma": r.plasma}
+
+
+class BatchSimulator:
+    """Runs each protocol arm once for K candidate parameter sets (``base`` with each of ``values`` applied) as one
+    vectorised run of K x N patients; ``views[k]`` is a :class:`Simulator` for candidate k that reads its slice.
+    See :mod:`neuroplastic.engine._batch` for which parameters may differ between the candidates."""
+
+    def __init__(self, base: ParameterSet, values, hypothesis: str = "plasticity", pop: Patients | None = None,
+                 budget: float = 2e9, keep=None):
+        from ..engine._batch import ParameterBatch
+
+        self.keep = None if keep is None else tuple(keep)  # observables stored (None: all)
+        self.budget = budget  # bytes of stored outputs per group of candidates run together (run_arm_batch)
+        self.batch = ParameterBatch(base, values)
+        self.hypothesis = hypothesis
+        self._sim = Simulator(self.batch.params, hypothesis, pop)
+        self.protocols = self._sim.protocols
+        self._cache: dict[tuple[str, str], list[dict]] = {}
+        self.runs = 0
+        self.views = [_CandidateView(self, k) for k in range(self.batch.K)]
+
+    def arm(self, protocol: str, arm: str, k: int) -> dict:
+        from ..engine._batch import run_arm_batch
+
+        key = (protocol, arm)
+        if key not in self._cache:
+            sc = self._sim.scenario(protocol, arm)
+            pats = [self._sim.patients(protocol, s) for s in self.batch.sets]
+            runs = run_arm_batch(sc, sc.treatments, pats, self.batch, budget=self.budget, keep=self.keep)
+            self.runs += 1
+            self._cache[key] = [_arm_record(r) for r in runs]
+        return self._cache[key][k]
+
+
+class _CandidateView(Simulator):
+    """Candidate k of a :class:`BatchSimulator`, seen as a Simulator for its own parameter set."""
+
+    def __init__(self, batch: BatchSimulator, k: int):
+        self.params = batch.batch.sets[k]
+        self.hypothesis = batch.hypothesis
+        self._pop = batch._sim._pop
+        self.protocols = batch.protocols
+        self._cache = {}
+        self.runs = 0
+        self._batch, self._k = batch, k
+
+    def arm(self, protocol: str, arm: str) -> dict:
+        return self._batch.arm(protocol, arm, self._k)
 
 
 # ------------------------------------------------------------------ helpers
@@ -309,3 +368,25 @@ def evaluate(targets, params: ParameterSet, hypothesis: str, sim: Simulator | No
             "confirmed": tg.confirmed, "unit": tg.unit, "time": tg.statistic.get("time"), "error": err,
         })
     return rows, sim
+
+
+def observables(targets) -> list[str]:
+    """The observed outputs :func:`compute` reads for ``targets`` (the expected scores and any named variable)."""
+    names = [f"{s}_expected" for s in SCALES]
+    names += sorted({t.statistic["variable"] for t in targets if "variable" in t.statistic} - set(names))
+    return names
+
+
+def evaluate_batch(targets, params: ParameterSet, values, hypothesis: str,
+                   sim: BatchSimulator | None = None) -> tuple[list[list[dict]], BatchSimulator]:
+    """:func:`evaluate` for K candidate parameter sets at once: ``params`` with each of ``values`` (a list of
+    name -> value dicts, declared units) applied, every protocol arm run once for all candidates (K x N patients).
+    Returns K row lists, row list k equal to ``evaluate(targets, params.with_values(values[k]), hypothesis)[0]``.
+
+    Example (not run: a few seconds per arm)
+    ----------------------------------------
+    >>> rows, _ = evaluate_batch(targets, default_parameters(), [{"plasticity.bdnf.w_da": 0.5},
+    ...                                                          {"plasticity.bdnf.w_da": 0.9}], "plasticity")  # doctest: +SKIP
+    """
+    sim = sim or BatchSimulator(params, values, hypothesis, keep=observables(targets))
+    return [evaluate(targets, view.params, hypothesis, sim=view)[0] for view in sim.views], sim
