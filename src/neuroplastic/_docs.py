@@ -33,6 +33,8 @@ def _origin(p) -> str:
         parts.append(p.source)
     if p.calibrated:
         parts.append(f"calibrated against {p.calibrated}")
+    if p.fit_rows:
+        parts.append("fit rows: " + ", ".join(f"`{r}`" for r in p.fit_rows))
     return "; ".join(parts)
 
 

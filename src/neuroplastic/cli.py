@@ -381,17 +381,51 @@ def validate(out_dir: Path = typer.Option(Path("validation-report"), "--out", he
 @app.command()
 def calibrate(hypothesis: str = typer.Option("plasticity", "--hypothesis", help="plasticity | monoamine"),
               out_dir: Optional[Path] = typer.Option(None, "--out", help="where to write <hypothesis>-vN.yaml (default: a new version beside the shipped sets)"),
-              maxfev: int = typer.Option(36, "--maxfev", help="objective evaluations (each runs every fitting target)")):
-    """Fit the registry's calibrated parameters to the training targets (offline; minutes)."""
+              generations: int = typer.Option(16, "--generations", help="CMA-ES generations (each one batched run of every fit target for all its candidates)"),
+              popsize: Optional[int] = typer.Option(None, "--popsize", help="candidates per generation (default 4 + 3 ln(parameters))"),
+              seed: int = typer.Option(1, "--seed", help="seed of the optimiser's random draws"),
+              cross_validate: bool = typer.Option(False, "--cross-validate", help="also refit once per treatment family held out (same optimiser and budget)"),
+              resume: bool = typer.Option(False, "--resume", help="continue an interrupted fit from its journal"),
+              verify: bool = typer.Option(False, "--verify", help="rerun the fit the adopted set records and report whether its objective is reproduced (within 1%)"),
+              workers: Optional[int] = typer.Option(None, "--workers", help="split each generation over a local Dask cluster of N worker processes"),
+              scheduler: Optional[str] = typer.Option(None, "--scheduler", help="split each generation over an existing Dask scheduler")):
+    """Fit the registry's calibrated parameters to the training targets with CMA-ES (offline; minutes)."""
     def go():
         from .errors import ScenarioError
         if hypothesis not in ("plasticity", "monoamine"):
             raise ScenarioError("--hypothesis", hypothesis, "plasticity or monoamine")
+        if not 1 <= generations <= 10_000:
+            raise ScenarioError("--generations", generations, "a whole number from 1 to 10,000")
+        if popsize is not None and not 2 <= popsize <= 1000:
+            raise ScenarioError("--popsize", popsize, "a whole number from 2 to 1000")
+        if seed < 1 or seed > 2 ** 32 - 1:
+            raise ScenarioError("--seed", seed, "a whole number from 1 to 2**32-1")
+        if workers is not None and workers < 1:
+            raise ScenarioError("--workers", workers, "a positive number of worker processes")
+        from rich.progress import Progress
+        if verify:
+            from .validation.calibrate import verify as run_verify
+            with Progress(transient=True, console=err, disable=not err.is_terminal) as prog:
+                task = prog.add_task("verifying", total=1.0)
+                res = run_verify(hypothesis, progress=lambda k, n, f: prog.update(task, completed=k / n),
+                                 log=lambda s: None)
+            out.print(res["line"], highlight=False, markup=False)
+            if not res["ok"]:
+                raise typer.Exit(1)
+            return
         if out_dir is not None:
             _check_out(out_dir, "calibrate")  # adds the next version beside earlier sets, never replaces one
         from .validation import run_calibration
-        res = run_calibration(out_dir, hypothesis=hypothesis, maxfev=maxfev, console=err)
-        out.print(f"calibration written: {res.get('path', res)}", highlight=False, markup=False)
+        command = "neuroplastic calibrate " + " ".join(sys.argv[2:]) if len(sys.argv) > 1 and sys.argv[1] == "calibrate" else None
+        with Progress(transient=True, console=err, disable=not err.is_terminal) as prog:
+            task = prog.add_task(f"CMA-ES {hypothesis}", total=generations)
+            bar = lambda k, n, f: prog.update(task, completed=k, description=f"CMA-ES {hypothesis}: best {f:.2f}")  # noqa: E731
+            res = run_calibration(out_dir, hypothesis=hypothesis, generations=generations, popsize=popsize,
+                                  seed=seed, cross_validate=cross_validate, resume=resume, workers=workers,
+                                  scheduler=scheduler, command=command, progress=bar, console=None)
+        out.print(f"calibration written: {res.get('path', res)}  (objective {res['objective_before']:.2f} -> "
+                  f"{res['objective_after']:.2f} in {res['evaluations']} evaluations, {res['seconds']:.0f} s)",
+                  highlight=False, markup=False)
     _guard(go)
 
 

@@ -124,12 +124,22 @@ def run_validation(out_dir: Path, *, hypotheses=("plasticity", "monoamine"), cro
     return summary
 
 
-def run_calibration(out_dir: Path | None = None, *, hypothesis: str = "plasticity", maxfev: int = 36,
-                    cv_maxfev: int = 14, cross_validate: bool = True, console=None) -> dict:
-    """Fit ``hypothesis``'s free calibrated parameters to the fit targets and write ``<hypothesis>-vN.yaml``
-    (into ``out_dir``, or the package's data/calibration when None). Offline: ~10 s per evaluation."""
-    rep, cv = calibrate(hypothesis, maxfev=maxfev, cv_maxfev=cv_maxfev, cross_validate=cross_validate,
-                        log=lambda s: _say(console, s))
-    path = write_set(rep, Path(out_dir) if out_dir is not None else calibration_dir(), cv=cv)
+def run_calibration(out_dir: Path | None = None, *, hypothesis: str = "plasticity", generations: int = 16,
+                    popsize: int | None = None, seed: int = 1, cross_validate: bool = False, resume: bool = False,
+                    workers: int | None = None, scheduler: str | None = None, command: str | None = None,
+                    progress=None, console=None) -> dict:
+    """Fit ``hypothesis``'s free calibrated parameters to the fit targets with CMA-ES and write
+    ``<hypothesis>-vN.yaml`` (into ``out_dir``, or the package's data/calibration when None), recording the
+    command, seed, budget, objective and data version. A journal beside it makes an interrupted fit resumable."""
+    where = Path(out_dir) if out_dir is not None else calibration_dir()
+    rep, cv = calibrate(hypothesis, generations=generations, popsize=popsize, seed=seed,
+                        cross_validate=cross_validate, journal_dir=where, resume=resume, workers=workers,
+                        scheduler=scheduler, progress=progress, log=lambda s: _say(console, s))
+    rep["command"] = command or (f"neuroplastic calibrate --hypothesis {hypothesis} --seed {seed} "
+                                 f"--generations {generations}" + (f" --popsize {popsize}" if popsize else "")
+                                 + (" --cross-validate" if cross_validate else ""))
+    path = write_set(rep, where, cv=cv)
+    for j in where.glob(f".{hypothesis}-seed{seed}-*.journal.jsonl"):   # finished: the set records the result
+        j.unlink()
     rep["path"] = str(path)
     return rep

@@ -1,15 +1,20 @@
-"""Calibration: a bounded Powell fit of the registry's ``calibrated`` parameters to the ``fit`` targets.
+"""Calibration: a CMA-ES fit of the registry's ``calibrated`` parameters to the ``fit`` targets.
 
-Procedure (reproducible; no randomness):
+Procedure (reproducible: seeded, recorded, re-runnable with ``neuroplastic calibrate --verify``):
 1. Start from the literature parameter set (registry files without any calibration overrides).
 2. Free parameters: the hypothesis's own calibrated parameters that the encoded fit targets constrain
    (``FREE[hypothesis]``); each must be marked ``calibrated`` in the registry (checked) and stays inside its
    registry range: the optimiser works on [0, 1] per parameter, mapped log-uniformly where the range spans x10 or more.
 3. Objective: sum over fit targets of ((simulated - published) / half-width of the tolerance)^2; a target that cannot
    be computed costs 25.
-4. scipy.optimize.minimize(method="Powell", bounds=[0, 1]^k, maxfev=...). The achieved objective is recorded as is.
-5. Cross-validation: the same fit, started from the literature values, once per treatment family with that family's
-   fit targets removed; the held-out family's targets are then predicted by ``validate``.
+4. CMA-ES (the ``cma`` package: bounded, derivative-free, robust to the noisy, non-separable objective a trial
+   simulation gives) from the priors with step ``sigma0`` in the unit cube, its candidates drawn from a generator
+   seeded by ``seed``; each generation is evaluated as one batched run (``objective_terms_batch``: K parameter
+   sets x N patients in one vectorised pass). The best candidate seen is the result; its objective is recorded as
+   is, with the command, seed, budget and the data version.
+5. Cross-validation: the same fit (same optimiser, seed and budget), started from the literature values, once per
+   treatment family with that family's fit targets removed; the held-out family's targets are then predicted by
+   ``validate``.
 Parameters not listed in ``FREE`` (literature values, and calibrated ones without an encoded target) never move.
 """
 
@@ -23,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from scipy.optimize import minimize
 
 from ..params import ParameterSet
 from ..params._registry import _load_files, calibration_files
@@ -92,9 +96,8 @@ def _maps(params: ParameterSet, names):
     return out
 
 
-def objective_terms(values: dict, base: ParameterSet, hypothesis: str, fit_targets) -> dict[str, float]:
-    params = base.with_values(values, version="fit") if values else base
-    sim = Simulator(params, hypothesis)
+def _terms(sim, fit_targets) -> dict[str, float]:
+    """Each fit row's misfit on one simulator (a row whose statistic fails to compute costs its missing value)."""
     out = {}
     for tg in fit_targets:
         try:
@@ -105,31 +108,87 @@ def objective_terms(values: dict, base: ParameterSet, hypothesis: str, fit_targe
     return out
 
 
+def objective_terms(values: dict, base: ParameterSet, hypothesis: str, fit_targets) -> dict[str, float]:
+    params = base.with_values(values, version="fit") if values else base
+    return _terms(Simulator(params, hypothesis), fit_targets)
+
+
 def objective_terms_batch(values_list, base: ParameterSet, hypothesis: str, fit_targets) -> list[dict[str, float]]:
     """:func:`objective_terms` for a generation of candidates at once (one batched run of every protocol arm);
     entry k equals ``objective_terms(values_list[k], base, hypothesis, fit_targets)``."""
     from .runner import observables
     sim = BatchSimulator(base, list(values_list), hypothesis, keep=observables(fit_targets))
-    out = []
-    for view in sim.views:
-        terms = {}
-        for tg in fit_targets:
-            try:
-                v = compute(tg, view)
-            except Exception:
-                v = float("nan")
-            terms[tg.id] = tg.misfit(v)
-        out.append(terms)
+    return [_terms(view, fit_targets) for view in sim.views]
+
+
+OPTIMISER = "CMA-ES (cma package, bounded on [0,1] per parameter by BoundTransform, log map for ranges >= x10)"
+
+
+def data_version() -> str:
+    """A short hash of everything a fit reads besides the code: the targets, the registry files and the package
+    version. A calibration records it; ``--verify`` refuses to compare against a set made from other data."""
+    import hashlib
+    from importlib.metadata import version
+
+    h = hashlib.sha256(version("neuroplastic").encode())
+    root = resources.files("neuroplastic") / "data"
+    h.update((root / "targets.yaml").read_bytes())
+    for f in sorted((root / "parameters").iterdir(), key=lambda x: x.name):
+        if f.name.endswith(".yaml"):
+            h.update(f.name.encode() + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _batch_job(job):
+    """One share of a generation (a pure job for the process pool or a Dask worker)."""
+    values_list, base, hypothesis, target_ids = job
+    _, targets = load_targets()
+    by_id = {t.id: t for t in targets}
+    return objective_terms_batch(values_list, base, hypothesis, [by_id[i] for i in target_ids])
+
+
+def _generation(values_list, base, hypothesis, fit_targets, *, workers=None, scheduler=None):
+    """Objective terms of one generation: one batched run in-process, or split over Dask workers (the same
+    numbers: every candidate's terms depend only on that candidate)."""
+    if not workers and scheduler is None:
+        return objective_terms_batch(values_list, base, hypothesis, fit_targets)
+    from ..engine._backends import executor
+    n = max(1, int(workers or 2))
+    ids = [t.id for t in fit_targets]
+    shares = [values_list[i::n] for i in range(n) if values_list[i::n]]
+    with executor(workers=workers, scheduler=scheduler) as imap:
+        parts = list(imap(_batch_job, [(s, base, hypothesis, ids) for s in shares]))
+    out: list = [None] * len(values_list)
+    for i, part in enumerate(parts):   # share i holds candidates i, i + n, i + 2n, ...
+        for j, terms in enumerate(part):
+            out[i + j * n] = terms
     return out
 
 
-def fit(hypothesis: str = "plasticity", *, maxfev: int = 40, exclude_family: str | None = None,
-        base: ParameterSet | None = None, log=print) -> dict:
-    """Fit ``FREE[hypothesis]`` to the fit targets (minus ``exclude_family``). Returns a report dict.
+def fit(hypothesis: str = "plasticity", *, generations: int = 16, popsize: int | None = None, seed: int = 1,
+        sigma0: float = 0.25, exclude_family: str | None = None, base: ParameterSet | None = None,
+        journal: Path | None = None, resume: bool = False, workers: int | None = None,
+        scheduler: str | None = None, progress=None, log=print) -> dict:
+    """Fit ``FREE[hypothesis]`` to the fit targets (minus ``exclude_family``) with CMA-ES. Returns a report dict.
+
+    The search runs in [0, 1] per parameter (log-mapped where the registry range spans x10 or more), starts at the
+    priors with step ``sigma0``, and draws its candidates from a generator seeded by ``seed`` (never numpy's global
+    state), so the same settings give the same fit. Every generation is one batched evaluation of all its
+    candidates (:func:`objective_terms_batch`). With ``journal`` every evaluated generation is appended to that
+    JSON-lines file; ``resume=True`` replays it (the optimiser is rebuilt from the seed and told the recorded
+    objectives, after checking it proposes the recorded candidates) and continues where it stopped.
 
     The plasticity fit starts from the registry's prior values (no calibration applied). Another hypothesis is
     refitted on top of the shipped shared set (``default_parameters()``): only its own parameters move, so both
     hypotheses share one parameter set for everything else."""
+    import json
+
+    import cma
+
+    from ..errors import NeuroplasticError
+
+    if generations < 1:
+        raise ValueError("generations must be at least 1")
     if base is None:
         from ..params import default_parameters
         base = literature_parameters() if hypothesis == "plasticity" else default_parameters()
@@ -137,34 +196,69 @@ def fit(hypothesis: str = "plasticity", *, maxfev: int = 40, exclude_family: str
     fit_targets = [t for t in targets if t.used_for == "fit" and t.family != exclude_family]
     names = FREE[hypothesis]
     maps = _maps(base, names)
-    u0 = np.array([mp[1](base.value(n)) for n, mp in zip(names, maps)])
-    nfev = [0]
+    u0 = [float(np.clip(mp[1](base.value(n)), 0.0, 1.0)) for n, mp in zip(names, maps)]
+    rng = np.random.default_rng(seed)
+    opts = {"bounds": [0.0, 1.0], "seed": seed, "verbose": -9, "randn": lambda *shape: rng.standard_normal(shape),
+            "maxiter": generations, "tolfun": 0.0, "tolfunhist": 0.0, "tolx": 0.0, "tolstagnation": 10 ** 9}
+    if popsize:
+        opts["popsize"] = int(popsize)
+    es = cma.CMAEvolutionStrategy(u0, sigma0, opts)
     t0 = time.time()
 
     def vals(u):
         return {n: float(np.clip(mp[0](float(np.clip(x, 0, 1))), base[n].low, base[n].high))
                 for n, mp, x in zip(names, maps, u)}
 
-    def f(u):
-        nfev[0] += 1
-        terms = objective_terms(vals(u), base, hypothesis, fit_targets)
-        s = float(sum(terms.values()))
-        log(f"  [{hypothesis}{' -' + exclude_family if exclude_family else ''}] eval {nfev[0]}: objective {s:.3f}")
-        return s
-
-    before_terms = objective_terms({}, base, hypothesis, fit_targets)
-    res = minimize(f, u0, method="Powell", bounds=[(0.0, 1.0)] * len(names),
-                   options={"maxfev": maxfev, "xtol": 1e-2, "ftol": 1e-3})
-    best = vals(res.x)
-    after_terms = objective_terms(best, base, hypothesis, fit_targets)
+    recorded = []
+    if journal is not None and resume and Path(journal).exists():
+        recorded = [json.loads(line) for line in Path(journal).read_text().splitlines() if line.strip()]
+    elif journal is not None:
+        Path(journal).parent.mkdir(parents=True, exist_ok=True)
+        Path(journal).write_text("")
+    label = f"[{hypothesis}{' -' + exclude_family if exclude_family else ''}]"
+    before_terms = best_terms = None
+    best_f, best_u = math.inf, list(u0)
+    evaluations = 0
+    for g in range(generations):
+        X = [list(map(float, x)) for x in es.ask()]
+        if g < len(recorded):
+            if not np.allclose(np.asarray(recorded[g]["X"]), np.asarray(X), rtol=0, atol=1e-12):
+                raise NeuroplasticError(f"calibration journal {journal}: generation {g + 1} was made with other "
+                                        "settings (seed, generations, population or data); start without --resume")
+            terms = recorded[g]["terms"]
+            before_terms = recorded[g].get("before", before_terms)
+        else:  # the priors ride along with the first generation: one batched run, no separate evaluation
+            cands = ([u0] if g == 0 else []) + X
+            terms = _generation([vals(x) for x in cands], base, hypothesis, fit_targets, workers=workers,
+                                scheduler=scheduler)
+            if g == 0:
+                before_terms, terms = terms[0], terms[1:]
+            if journal is not None:
+                with open(journal, "a") as fh:
+                    line = {"generation": g + 1, "X": X, "terms": terms, **({"before": before_terms} if g == 0 else {})}
+                    fh.write(json.dumps(line) + "\n")
+        F = [float(sum(t.values())) for t in terms]
+        if g == 0:
+            best_f, best_terms = float(sum(before_terms.values())), before_terms
+        es.tell(X, F)
+        evaluations += len(X)
+        k = int(np.argmin(F))
+        if F[k] < best_f:
+            best_f, best_u, best_terms = F[k], X[k], terms[k]
+        log(f"  {label} generation {g + 1}/{generations}: best {min(F):.3f}, best so far {best_f:.3f}")
+        if progress is not None:
+            progress(g + 1, generations, best_f)
+    best = vals(best_u)
+    after_terms = best_terms
     return {
         "hypothesis": hypothesis,
         "excluded_family": exclude_family,
-        "method": "scipy.optimize.minimize(Powell, bounded on [0,1] per parameter, log map for ranges >= x10)",
-        "maxfev": maxfev,
-        "evaluations": int(nfev[0]),
+        "method": OPTIMISER,
+        "optimiser": {"package": "cma", "version": cma.__version__, "seed": seed, "generations": generations,
+                      "popsize": int(es.popsize), "sigma0": sigma0, "start": "priors"},
+        "evaluations": evaluations,
         "seconds": round(time.time() - t0, 1),
-        "converged": bool(res.success),
+        "data_version": data_version(),
         "fit_targets": [t.id for t in fit_targets],
         "objective_before": round(float(sum(before_terms.values())), 4),
         "objective_after": round(float(sum(after_terms.values())), 4),
@@ -192,6 +286,13 @@ def write_set(report: dict, where: Path, *, cv: list[dict] | None = None, versio
         "created": _dt.date.today().isoformat(),
         "hypothesis": hyp,
         "adopted": False,   # set true to make default_parameters() apply this set (see params._registry)
+        "provenance": {
+            "command": report.get("command"),
+            "seed": (report.get("optimiser") or {}).get("seed"),
+            "budget": {k: (report.get("optimiser") or {}).get(k) for k in ("generations", "popsize")},
+            "objective": report.get("objective_after"),
+            "data_version": report.get("data_version"),
+        },
         "overrides": report["overrides"],
         "fit_report": {k: v for k, v in report.items() if k != "overrides"},
         "not_fitted": NOT_FITTED,
@@ -209,18 +310,66 @@ def load_set(hypothesis: str, version: int | None = None) -> dict | None:
     return yaml.safe_load(path.read_text()) if path is not None else None
 
 
-def calibrate(hypothesis: str = "plasticity", *, maxfev: int = 40, cv_maxfev: int = 20, cross_validate: bool = True,
+def calibrate(hypothesis: str = "plasticity", *, generations: int = 16, popsize: int | None = None, seed: int = 1,
+              sigma0: float = 0.25, cross_validate: bool = False, journal_dir: Path | None = None,
+              resume: bool = False, workers: int | None = None, scheduler: str | None = None, progress=None,
               log=print) -> tuple[dict, list[dict]]:
-    rep = fit(hypothesis, maxfev=maxfev, log=log)
+    """The full fit and, with ``cross_validate``, one refit per treatment family with that family held out, all
+    with the same optimiser, seed and budget. ``journal_dir`` keeps a resumable journal per fit."""
+    def one(exclude=None):
+        journal = None
+        if journal_dir is not None:
+            journal = Path(journal_dir) / f".{hypothesis}-seed{seed}-{exclude or 'all'}.journal.jsonl"
+        return fit(hypothesis, generations=generations, popsize=popsize, seed=seed, sigma0=sigma0,
+                   exclude_family=exclude, journal=journal, resume=resume, workers=workers, scheduler=scheduler,
+                   progress=progress, log=log)
+
+    rep = one()
     cv = []
     if cross_validate:
         _, targets = load_targets()
-        for fam in ("pills", "ketamine", "tms", "vns"):
+        for fam in FAMILIES:
             if not any(t.used_for == "fit" and t.family == fam for t in targets):
                 cv.append({"held_out": fam, "note": "no fit target in this family: the full fit already holds it out",
                            "overrides": rep["overrides"]})
                 continue
-            r = fit(hypothesis, maxfev=cv_maxfev, exclude_family=fam, log=log)
+            r = one(fam)
             cv.append({"held_out": fam, "overrides": r["overrides"], "objective_after": r["objective_after"],
                        "evaluations": r["evaluations"], "fit_targets": r["fit_targets"]})
     return rep, cv
+
+
+def verify(hypothesis: str = "plasticity", *, version: int | None = None, tolerance: float = 0.01,
+           progress=None, log=print) -> dict:
+    """Rerun the fit that made the adopted set (or ``version``) from what the set records, and compare objectives.
+
+    Returns ``{"name", "recorded", "reproduced", "difference", "ok", "line"}``; ``ok`` is true when the rerun's
+    objective is within ``tolerance`` (relative) of the recorded one. A set with no recorded command (a manual
+    search) or made from other data cannot be verified, and says so."""
+    from ..params._registry import load_calibration
+
+    name = load_calibration(version, hypothesis).get("name") if version is None else f"{hypothesis}-v{version}"
+    v = int(name.rsplit("-v", 1)[1]) if name else None
+    doc = load_set(hypothesis, v) if v is not None else None
+    if not doc:
+        return {"name": None, "ok": False, "line": f"no {hypothesis} calibration set to verify"}
+    rep = doc.get("fit_report") or {}
+    prov = doc.get("provenance") or {}
+    opt = rep.get("optimiser") or {}
+    if not prov.get("command") or not opt:
+        return {"name": name, "ok": False,
+                "line": f"{name} records no command it was made by ({rep.get('method', 'unknown method')}); "
+                        "it cannot be reproduced"}
+    if prov.get("data_version") != data_version():
+        return {"name": name, "ok": False,
+                "line": f"{name} was made from data version {prov.get('data_version')}, this checkout has "
+                        f"{data_version()} (targets or registry changed): recalibrate"}
+    again = fit(hypothesis, generations=int(opt["generations"]), popsize=int(opt["popsize"]), seed=int(opt["seed"]),
+                sigma0=float(opt["sigma0"]), progress=progress, log=log)
+    recorded = float(rep["objective_after"])
+    got = float(again["objective_after"])
+    diff = abs(got - recorded) / max(abs(recorded), 1e-12)
+    ok = diff <= tolerance
+    line = (f"{name} {'reproduced' if ok else 'NOT reproduced'}: objective {got:.4f} vs recorded {recorded:.4f} "
+            f"({diff:.2%}; allowed {tolerance:.0%})")
+    return {"name": name, "recorded": recorded, "reproduced": got, "difference": diff, "ok": ok, "line": line}
