@@ -150,3 +150,20 @@ def test_newton_steady_state_is_a_fixed_point_per_patient():
     assert np.max(np.abs(g)) < 1e-9
     one = np.array(m.baseline(pts.stress[5:6], pts.capacity[5:6], pts.episode_rate[5:6]))
     assert np.array_equal(one[0], y[5])
+
+
+def test_a_patient_already_not_finite_is_not_sub_stepped():
+    """A non-finite patient (a calibration candidate that blew up) stays NaN without being refined at every step,
+    and the other patients' numbers are exactly those of a run without it."""
+    from neuroplastic.engine._integrate import integrate
+
+    lam = np.array([1e-4, 2e-4])
+    rhs = lambda y, inp: -lam * y + np.sin(y[:, ::-1]) * 1e-4 * inp["u"][:, None]  # noqa: E731
+    nodes = np.linspace(0.0, 86400.0, 25)
+    inputs = lambda j, side="right": {"u": np.ones(2)}  # noqa: E731
+    y0 = np.array([[1.0, 0.5], [np.nan, 0.5]])
+    alone = integrate(rhs, y0[:1], nodes, lambda j, side="right": {"u": np.ones(1)}, linear=lam, tol=1e-12)
+    substeps_alone = integrate.last_stats["substeps"]
+    both = integrate(rhs, y0, nodes, inputs, linear=lam, tol=1e-12)
+    assert integrate.last_stats["substeps"] == substeps_alone, "the NaN patient adds no sub-steps"
+    assert np.array_equal(both[:, 0], alone[:, 0]) and np.isnan(both[-1, 1]).any()

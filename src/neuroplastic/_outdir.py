@@ -27,7 +27,7 @@ OUTPUTS: dict[str, tuple[frozenset, tuple[str, ...]]] = {
     "demo": (frozenset({"pills.png", "hypotheses.png", "ketamine.png", "treatments.png"}), ()),
     "validate": (frozenset({"validation.json", "validation_all.json", "report.md"}), ("fig_*.png",)),
     "power": (frozenset({"power.json", "power.png"}), ()),
-    "calibrate": (frozenset(), ("plasticity-v*.yaml", "monoamine-v*.yaml")),
+    "calibrate": (frozenset(), ("plasticity-v*.yaml", "monoamine-v*.yaml", ".*-seed*-*.journal.jsonl")),
 }
 # commands that replace a folder of their own output without --overwrite (default folder names, regenerated);
 # calibrate only adds a new version beside the earlier sets, never replaces one

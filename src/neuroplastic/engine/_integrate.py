@@ -235,7 +235,10 @@ def integrate(rhs: Rhs, y0: np.ndarray, nodes: np.ndarray, inputs: Callable[[int
             stats["steps"] += P
             if tol is not None:
                 err = h * np.max(np.abs(na - nb), axis=1)
-                bad = ~(err <= tol)  # NaN counts as bad
+                # NaN counts as bad, except for a patient whose state is already not finite: no sub-step can
+                # mend it (its numbers stay NaN and are reported as such), and refining it at every remaining
+                # step would stall the whole chunk, or a batch of candidate parameter sets, on one patient
+                bad = ~(err <= tol) & np.isfinite(y).all(axis=1)
                 if bad.any():
                     idx = np.flatnonzero(bad)
                     ratio = np.nan_to_num(err[idx] / tol, nan=np.inf, posinf=np.inf)
