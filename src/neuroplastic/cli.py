@@ -257,7 +257,7 @@ def simulate(scenario: Path = typer.Argument(..., help="scenario YAML file"),
         for arm, v in s.get("arms", {}).items():
             hh = v["hamd17"]
             line += f"\n  {arm}: HAM-D17 {hh['baseline_mean']:.1f} -> {hh['final_mean']:.1f}, response {hh['response_rate']:.0%}, remission {hh['remission_rate']:.0%}"
-        out.print(line, highlight=False, markup=False)
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
     _guard(go, lambda: _kept(state))
 
 
@@ -269,7 +269,7 @@ def demo(out_dir: Path = typer.Option(Path("neuroplastic-demo"), "--out", help="
     def go():
         _check_out(out_dir, "demo")  # a folder with an earlier demo is replaced (the README's first command, rerun)
         files = _staged(out_dir, lambda new: run_demo(new, console=out))
-        out.print(f"demo written: {', '.join(str(out_dir / f.name) for f in files)}", highlight=False, markup=False)
+        out.print(f"demo written: {', '.join(str(out_dir / f.name) for f in files)}", highlight=False, markup=False, soft_wrap=True)
     _guard(go)
 
 
@@ -374,7 +374,7 @@ def validate(out_dir: Path = typer.Option(Path("validation-report"), "--out", he
         _check_out(out_dir, "validate")  # a folder with an earlier report is replaced as a whole
         from .validation import run_validation
         res = _staged(out_dir, lambda new: run_validation(new, cross_validate=not no_cv, console=err))
-        out.print(res.get("line") or f"{res['passed']}/{res['total']} targets pass", highlight=False, markup=False)
+        out.print(res.get("line") or f"{res['passed']}/{res['total']} targets pass", highlight=False, markup=False, soft_wrap=True)
     _guard(go)
 
 
@@ -409,7 +409,7 @@ def calibrate(hypothesis: str = typer.Option("plasticity", "--hypothesis", help=
                 task = prog.add_task("verifying", total=1.0)
                 res = run_verify(hypothesis, progress=lambda k, n, f: prog.update(task, completed=k / n),
                                  log=lambda s: None)
-            out.print(res["line"], highlight=False, markup=False)
+            out.print(res["line"], highlight=False, markup=False, soft_wrap=True)
             if not res["ok"]:
                 raise typer.Exit(1)
             return
@@ -425,7 +425,7 @@ def calibrate(hypothesis: str = typer.Option("plasticity", "--hypothesis", help=
                                   scheduler=scheduler, command=command, progress=bar, console=None)
         out.print(f"calibration written: {res.get('path', res)}  (objective {res['objective_before']:.2f} -> "
                   f"{res['objective_after']:.2f} in {res['evaluations']} evaluations, {res['seconds']:.0f} s)",
-                  highlight=False, markup=False)
+                  highlight=False, markup=False, soft_wrap=True)
     _guard(go)
 
 

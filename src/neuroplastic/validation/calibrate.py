@@ -358,7 +358,7 @@ def verify(hypothesis: str = "plasticity", *, version: int | None = None, tolera
     opt = rep.get("optimiser") or {}
     if not prov.get("command") or not opt:
         return {"name": name, "ok": False,
-                "line": f"{name} records no command it was made by ({rep.get('method', 'unknown method')}); "
+                "line": f"{name} records no command it was made by ({str(rep.get('method', 'unknown method')).split(':')[0]}); "
                         "it cannot be reproduced"}
     if prov.get("data_version") != data_version():
         return {"name": name, "ok": False,
