@@ -106,3 +106,23 @@ def test_generation_split_over_shares_keeps_candidate_order(monkeypatch):
     monkeypatch.setattr(cal, "load_targets", lambda: ({}, ()))
     got = cal._generation([{"k": float(i)} for i in range(7)], None, "plasticity", [], workers=3)
     assert [t["x"] for t in got] == [float(i) for i in range(7)]
+
+
+def test_identifiability_flags_a_parameter_no_row_moves(monkeypatch):
+    """With residuals linear in two parameters and blind to the others, the Fisher interval of a moved parameter
+    matches the analytic one and every unmoved parameter is flagged."""
+    names = cal.FREE["monoamine"]
+    base = cal.literature_parameters()
+    maps = cal._maps(base, names)
+    slope = 20.0   # half-widths per unit of the first parameter's range, seen by two rows
+
+    def fake(values_list, base_, hypothesis, fit_targets):
+        u = np.array([[maps[0][1](v[names[0]])] for v in values_list])
+        return np.hstack([slope * u, slope * u, np.zeros((len(values_list), 1))])
+
+    monkeypatch.setattr(cal, "residuals_batch", fake)
+    res = cal.identifiability("monoamine", log=lambda s: None)
+    first, second = res["parameters"]
+    assert first["identifiable"] and abs(first["sensitivity"] - slope * 2 ** 0.5) < 1e-3  # reported to 4 decimals
+    assert not second["identifiable"] and second["sensitivity"] == 0
+    assert res["unidentifiable"] == [names[1]]

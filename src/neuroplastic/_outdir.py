@@ -28,10 +28,11 @@ OUTPUTS: dict[str, tuple[frozenset, tuple[str, ...]]] = {
     "validate": (frozenset({"validation.json", "validation_all.json", "report.md"}), ("fig_*.png",)),
     "power": (frozenset({"power.json", "power.png"}), ()),
     "calibrate": (frozenset(), ("plasticity-v*.yaml", "monoamine-v*.yaml", ".*-seed*-*.journal.jsonl")),
+    "identifiability": (frozenset({"identifiability.json"}), ()),
 }
 # commands that replace a folder of their own output without --overwrite (default folder names, regenerated);
 # calibrate only adds a new version beside the earlier sets, never replaces one
-REPLACE_OWN = {"demo", "validate"}
+REPLACE_OWN = {"demo", "validate", "identifiability"}
 ADD_ONLY = {"calibrate"}
 
 

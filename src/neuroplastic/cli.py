@@ -387,6 +387,7 @@ def calibrate(hypothesis: str = typer.Option("plasticity", "--hypothesis", help=
               cross_validate: bool = typer.Option(False, "--cross-validate", help="also refit once per treatment family held out (same optimiser and budget)"),
               resume: bool = typer.Option(False, "--resume", help="continue an interrupted fit from its journal"),
               verify: bool = typer.Option(False, "--verify", help="rerun the fit the adopted set records and report whether its objective is reproduced (within 1%)"),
+              identifiability: bool = typer.Option(False, "--identifiability", help="sensitivity and Fisher-information interval of each free parameter at the shipped set (writes identifiability.json into --out)"),
               workers: Optional[int] = typer.Option(None, "--workers", help="split each generation over a local Dask cluster of N worker processes"),
               scheduler: Optional[str] = typer.Option(None, "--scheduler", help="split each generation over an existing Dask scheduler")):
     """Fit the registry's calibrated parameters to the training targets with CMA-ES (offline; minutes)."""
@@ -412,6 +413,22 @@ def calibrate(hypothesis: str = typer.Option("plasticity", "--hypothesis", help=
             out.print(res["line"], highlight=False, markup=False, soft_wrap=True)
             if not res["ok"]:
                 raise typer.Exit(1)
+            return
+        if identifiability:
+            from .validation.calibrate import identifiability as run_ident
+            if out_dir is not None:
+                _check_out(out_dir, "identifiability")
+            res = run_ident(hypothesis, log=lambda s: None)
+            tab = Table(title=f"identifiability of the {hypothesis} parameters at the shipped set")
+            for col in ("parameter", "value", "sensitivity", "95% interval", "moves most", "identifiable"):
+                tab.add_column(col, overflow="fold")
+            for r in res["parameters"]:
+                tab.add_row(r["parameter"], f"{r['value']:g}", f"{r['sensitivity']:.3g}",
+                            f"{r['interval_95'][0]:.3g} - {r['interval_95'][1]:.3g}", ", ".join(r["moves_most"]),
+                            "yes" if r["identifiable"] else "NO")
+            out.print(tab)
+            if out_dir is not None:
+                _staged(out_dir, lambda d: (d / "identifiability.json").write_text(json.dumps(res, indent=2)))
             return
         if out_dir is not None:
             _check_out(out_dir, "calibrate")  # adds the next version beside earlier sets, never replaces one
