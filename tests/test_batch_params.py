@@ -137,3 +137,18 @@ def test_objective_terms_batch_equals_objective_terms():
     values = [{"brain.circuit.w_5ht_sgacc": 0.1}, {}, {"plasticity.bdnf.w_da": 0.2}]
     got = objective_terms_batch(values, p, "plasticity", tg)
     assert got == [objective_terms(v, p, "plasticity", tg) for v in values]
+
+
+def test_candidates_whose_calendars_differ_run_on_their_own():
+    """A practice drive of 0 gives a calendar without practice pulses: such candidates cannot share one run, so
+    they run separately, with the same numbers as sequential runs (before, the whole arm failed and every
+    psychotherapy row cost the calibration its 'cannot compute' misfit)."""
+    sc = npl.Scenario.build(duration="2 weeks", output_every="1 day",
+                            treatments=[{"psychotherapy": {"kind": "cbt", "every": "1 week", "sessions": 2}}])
+    p = default_parameters()
+    pts = sample_patients(4, "mdd", 5)
+    cands = [{"therapy.cbt.practice_dlpfc_drive": 0.0}, {"therapy.cbt.practice_dlpfc_drive": 0.2}]
+    runs = run_arm_batch(sc, sc.treatments, pts, ParameterBatch(p, cands))
+    for values, r in zip(cands, runs):
+        _same(run_arm(sc, sc.treatments, pts, p.with_values(values)), r)
+    assert not np.array_equal(runs[0].observed["hamd17_expected"], runs[1].observed["hamd17_expected"])

@@ -12,7 +12,8 @@ Which parameters can vary across the batch (:func:`classify`):
   severity, monoamine, ``brain.stress.episode_time``): per-patient arrays that travel with the input channels, so
   the integrator's per-patient sub-steps and the steady-state solver's subsets see their own values.
 * **calendar**: what the event calendar reads (``placebo.*``, ``therapy.*``, ``tms.*``, ``plasticity.calcium.*``,
-  ``vns.fibre/nts.*``): one calendar per candidate, merged into one (same event times required; values per patient).
+  ``vns.fibre/nts.*``): one calendar per candidate, merged into one (values per patient); candidates whose calendars
+  differ in their events (a practice drive of 0 gives no practice pulses) run on their own.
 * **outside**: parameters ``run_arm`` does not read; the caller applies them per candidate (``population.*``: the
   candidates' own patients; ``mood.scales.entry_inflation``, ``entry_inflation_time`` and the rater SDs: rating
   statistics computed afterwards).
@@ -192,6 +193,11 @@ def _run_group(scenario, treatments, parts, batch, sets, **kw) -> list[ArmRun]:
     sizes = [p.n for p in parts]
     stacked = stack_patients(parts)
     sub = batch if len(sets) == batch.K else ParameterBatch._of(batch, sets)
-    cal = _batched_calendar(scenario, treatments, parts, sub) if sub.varies_calendar() else None
+    try:
+        cal = _batched_calendar(scenario, treatments, parts, sub) if sub.varies_calendar() else None
+    except ParameterError:
+        # the candidates' calendars differ in their events (e.g. a practice drive of 0 gives no practice pulses):
+        # they cannot share one run, so each runs on its own; the same numbers, at sequential cost for this arm
+        return [run_arm(scenario, treatments, part, s, **kw) for part, s in zip(parts, sets)]
     run = run_arm(scenario, treatments, stacked, sub.params, per_patient=sub.per_patient(sizes), calendar=cal, **kw)
     return _split(run, sizes)
