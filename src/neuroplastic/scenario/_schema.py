@@ -50,10 +50,11 @@ def _text(v: Any, field: str, limit: int, *, empty: bool = False, example: str |
     return v
 
 
-def _flag(d: dict, key: str, field: str) -> None:
-    """Refuse a flag that is present but not a YAML boolean (``"false"`` in quotes is a string, and true)."""
+def _flag(d: dict, key: str, field: str = "") -> None:
+    """Refuse a flag that is present but not a YAML boolean (``"false"`` in quotes is a string, and true);
+    ``field`` is the mapping's place (empty at the top level of the scenario)."""
     if key in d and not isinstance(d[key], bool):
-        raise ScenarioError(f"{field}.{key}", d[key], "true or false (a YAML boolean, without quotes)")
+        raise ScenarioError(f"{field}.{key}" if field else key, d[key], "true or false (a YAML boolean, without quotes)")
 
 
 def _check_stop(parsed: dict, raw: dict, field: str) -> None:
@@ -622,9 +623,8 @@ def _build(doc: Any) -> Scenario:
             raise ScenarioError("ketamine_mechanism", km, "one of both, disinhibition, eef2")
         out["ketamine_mechanism"] = km
     for flag in ("allow_off_label", "allow_unsafe", "expectancy"):
+        _flag(doc, flag)
         if flag in doc:
-            if not isinstance(doc[flag], bool):
-                raise ScenarioError(flag, doc[flag], "true or false (a YAML boolean, without quotes)")
             out[flag] = doc[flag]
     if "patient" in doc and doc["patient"] is not None:
         pt = doc["patient"]
