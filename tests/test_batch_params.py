@@ -140,14 +140,17 @@ def test_objective_terms_batch_equals_objective_terms():
 
 
 def test_candidates_whose_calendars_differ_run_on_their_own():
-    """A practice drive of 0 gives a calendar without practice pulses: such candidates cannot share one run, so
-    they run separately, with the same numbers as sequential runs (before, the whole arm failed and every
-    psychotherapy row cost the calibration its 'cannot compute' misfit)."""
+    """A practice drive of 0 still gives the practice pulses (of value 0), so candidates that differ only in drive
+    share one calendar and one batched run; the numbers equal sequential runs (candidates whose calendars do differ
+    in timing still fall back to separate runs)."""
     sc = npl.Scenario.build(duration="2 weeks", output_every="1 day",
                             treatments=[{"psychotherapy": {"kind": "cbt", "every": "1 week", "sessions": 2}}])
     p = default_parameters()
     pts = sample_patients(4, "mdd", 5)
     cands = [{"therapy.cbt.practice_dlpfc_drive": 0.0}, {"therapy.cbt.practice_dlpfc_drive": 0.2}]
+    from neuroplastic.engine._calendar import build_calendar
+    cals = [build_calendar(sc.treatments, sc.duration, pts.weight, p.with_values(v), pts.placebo) for v in cands]
+    assert [(x.start, x.end, x.channel) for x in cals[0].pulses] == [(x.start, x.end, x.channel) for x in cals[1].pulses]
     runs = run_arm_batch(sc, sc.treatments, pts, ParameterBatch(p, cands))
     for values, r in zip(cands, runs):
         _same(run_arm(sc, sc.treatments, pts, p.with_values(values)), r)

@@ -30,9 +30,9 @@ def pulses(kind: str, session_times: list[float], session_length: float, params:
         while day < end:
             if day >= start:
                 a, b = day, min(day + hours, duration)
-                if p["practice_dlpfc_drive"] > 0:
-                    out.append((a, b, "dlpfc_drive", np.full(n_patients, p["practice_dlpfc_drive"])))
-                if p["practice_reward_drive"] > 0:
-                    out.append((a, b, "reward_drive", np.full(n_patients, p["practice_reward_drive"])))
+                # emitted even at a drive of 0, so the calendar's timing never depends on parameter values: a
+                # batch of candidate parameter sets then shares one calendar instead of running one at a time
+                out.append((a, b, "dlpfc_drive", np.full(n_patients, p["practice_dlpfc_drive"])))
+                out.append((a, b, "reward_drive", np.full(n_patients, p["practice_reward_drive"])))
             day += DAY
     return out
