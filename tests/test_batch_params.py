@@ -5,6 +5,7 @@ import pytest
 
 import neuroplastic as npl
 from neuroplastic.engine._batch import ParameterBatch, classify, run_arm_batch
+from neuroplastic.engine._calendar import build_calendar
 from neuroplastic.engine._simulate import run_arm
 from neuroplastic.errors import ParameterError
 from neuroplastic.params import default_parameters
@@ -139,7 +140,7 @@ def test_objective_terms_batch_equals_objective_terms():
     assert got == [objective_terms(v, p, "plasticity", tg) for v in values]
 
 
-def test_candidates_whose_calendars_differ_run_on_their_own():
+def test_candidates_differing_only_in_a_drive_share_one_calendar():
     """A practice drive of 0 still gives the practice pulses (of value 0), so candidates that differ only in drive
     share one calendar and one batched run; the numbers equal sequential runs (candidates whose calendars do differ
     in timing still fall back to separate runs)."""
@@ -148,7 +149,6 @@ def test_candidates_whose_calendars_differ_run_on_their_own():
     p = default_parameters()
     pts = sample_patients(4, "mdd", 5)
     cands = [{"therapy.cbt.practice_dlpfc_drive": 0.0}, {"therapy.cbt.practice_dlpfc_drive": 0.2}]
-    from neuroplastic.engine._calendar import build_calendar
     cals = [build_calendar(sc.treatments, sc.duration, pts.weight, p.with_values(v), pts.placebo) for v in cands]
     assert [(x.start, x.end, x.channel) for x in cals[0].pulses] == [(x.start, x.end, x.channel) for x in cals[1].pulses]
     runs = run_arm_batch(sc, sc.treatments, pts, ParameterBatch(p, cands))
