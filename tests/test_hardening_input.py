@@ -206,24 +206,50 @@ def test_largest_seed_works_in_random_streams():
 # -- 5. silently ignored input --------------------------------------------------------------------------------------
 @pytest.mark.parametrize("placebo,hint", [
     ("{form: pill, dose: 10 mg}", "placebo.dose"),
-    ("{form: pill, every: 1 day}", "placebo.every"),
     ("{form: saline, infusion: 40 min}", "placebo.infusion"),
     ("{form: sham_tms, days: daily}", "placebo.days"),
     ("{form: sham_tms, sessions_per_day: 2}", "placebo.sessions_per_day"),
     ("{form: sham_tms, pulses: 3000}", "placebo.pulses"),
-    ("{form: pill, at: [0 d, 1 w]}", "a single start time"),
-    ("{form: pill, at: []}", "a single start time"),
+    ("{form: pill, at: []}", "non-empty list"),
+    ("{form: pill, at: [1 d, 1 d]}", "distinct"),
     ("{form: pill, at: [1 d], start: 1 d}", "not both"),
+    ("{form: pill, at: [1 d], stop: 2 d}", "no stop with 'at'"),
+    ("{form: pill, every: 10 min}", "at least 1 h"),
+    ("{form: implant, every: 1 day}", "for an implant"),
+    ("{form: saline, at: [1 d, 5 w]}", "within the scenario duration"),
 ])
 def test_placebo_keys_it_does_not_use_are_refused(placebo, hint):
     msg = refused(BASE + f"treatments:\n  - placebo: {placebo}\n", hint)
     if "placebo." in hint:
-        assert "form, start, stop or at" in msg
+        assert "form, start, stop, at" in msg
 
 
 def test_placebo_single_at_is_the_start():
     s = parse_scenario(BASE + "treatments:\n  - placebo: {form: pill, at: [1 w]}\n")
     assert s.treatments[0].placebo.start == 7 * 86400.0
+
+
+def test_placebo_at_list_and_every_are_administrations():
+    s = parse_scenario(BASE + "treatments:\n  - placebo: {form: saline, at: [0 d, 3 d, 14 d]}\n")
+    assert s.treatments[0].placebo.administrations(s.duration) == [0.0, 3 * 86400.0, 14 * 86400.0]
+    s = parse_scenario(BASE + "treatments:\n  - placebo: {form: nasal_spray, every: 3.5 days, stop: 2 weeks}\n")
+    assert len(s.treatments[0].placebo.administrations(s.duration)) == 4
+
+
+def test_repeated_saline_keeps_expectancy_that_one_infusion_loses():
+    """Each infusion renews the belief (held for the shared holding time after it); the single infusion's has
+    ended by day 10, the repeated one's has not."""
+    import numpy as np
+
+    from neuroplastic.engine._calendar import build_calendar
+    one = parse_scenario(BASE + "treatments:\n  - placebo: {form: saline, at: [0 d]}\n")
+    many = parse_scenario(BASE + "treatments:\n  - placebo: {form: saline, at: [0 d, 3 d, 7 d]}\n")
+
+    def on_at(sc, day):
+        cal = build_calendar(sc.treatments, sc.duration, np.array([70.0]), expectancy=True)
+        return sum(float(p.value[0]) for p in cal.pulses if p.channel == "expectancy" and p.start <= day * 86400 < p.end)
+    assert on_at(one, 3) == on_at(many, 3) > 0
+    assert on_at(one, 10) == 0 < on_at(many, 10)
 
 
 @pytest.mark.parametrize("treatment", [

@@ -53,6 +53,9 @@ def simulate(scenario, *, params: ParameterSet | None = None, frozen: tuple[str,
     params = params or default_parameters()
     from .engine._simulate import Checkpoint
     out_times = _out_times(sc, keep)
+    if sc.is_design:   # phases or rules: patients' treatments follow their ratings (trials/_adaptive.py)
+        return _simulate_design(sc, params, frozen=frozen, progress=progress, out_times=out_times, workers=workers,
+                                scheduler=scheduler, chunk=chunk, max_memory=max_memory)
     ck = (Checkpoint(checkpoint_dir, sc, params, out_times=out_times, chunk=chunk, frozen=frozen)
           if checkpoint_dir is not None else None)
     patients, runs = simulate_arms(sc, params, frozen=frozen, progress=progress, out_times=out_times,
@@ -61,6 +64,22 @@ def simulate(scenario, *, params: ParameterSet | None = None, frozen: tuple[str,
     ds = build_dataset(sc, patients, runs, params)
     summary = build_summary(sc, ds, runs)
     return Result(ds, summary)
+
+
+def _simulate_design(sc, params, *, frozen, progress, out_times, workers, scheduler, chunk, max_memory) -> Result:
+    from .engine._budget import estimate
+    from .results._design_results import add_design_variables, design_summary
+    from .trials._adaptive import output_times, run_design
+
+    estimate(sc, output_times(sc, out_times), streamed=False, chunk=chunk, workers=workers,
+             scheduler=scheduler, max_memory=max_memory).check(max_memory)
+    patients, runs, cohorts = run_design(sc, params, frozen=frozen, progress=progress, out_times=out_times,
+                                         chunk=chunk, workers=workers, scheduler=scheduler)
+    ds = add_design_variables(sc, build_dataset(sc, patients, runs, params), cohorts)
+    summary = build_summary(sc, ds, runs)
+    summary.update(design_summary(sc, ds, cohorts))
+    from .results._result import finite_json
+    return Result(ds, finite_json(summary))
 
 
 def _check_budget(sc: Scenario, keep: str = "auto", *, streamed: bool, max_memory=None, chunk: int | None = None,

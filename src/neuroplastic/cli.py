@@ -229,8 +229,10 @@ def simulate(scenario: Path = typer.Argument(..., help="scenario YAML file"),
             if scheduler is not None and not scheduler.startswith(("tcp://", "tls://", "inproc://", "ws://")):
                 raise ScenarioError("--scheduler", scheduler, "a Dask scheduler address such as tcp://127.0.0.1:8786")
             from ._api import _check_budget  # refuse a run over the resource budget before anything is touched
-            _check_budget(sc, keep, streamed=sc.n_patients > 1, max_memory=max_memory, workers=workers, scheduler=scheduler)
-            partial = out_dir / ".partial" if sc.n_patients > 1 else None
+            _check_budget(sc, keep, streamed=sc.n_patients > 1 and not sc.is_design, max_memory=max_memory, workers=workers,
+                          scheduler=scheduler)
+            # a cohort: chunks streamed to disk; a design (phases, rules) runs in memory, its groups decided as it goes
+            partial = out_dir / ".partial" if sc.n_patients > 1 and not sc.is_design else None
             if partial is not None and not resume and partial.exists():
                 import shutil
                 shutil.rmtree(partial)

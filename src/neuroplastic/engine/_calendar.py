@@ -89,8 +89,8 @@ def build_calendar(treatments, duration: float, weight: np.ndarray, params=None,
     beliefs = []  # (start, end, level per patient): the expectation of benefit of a treatment the patient knows of
     from ..therapy import placebo
 
-    def believe(form, start, end):
-        for a, b, _, val in placebo.pulses(form, start, min(end, duration), params, P, resp):
+    def believe(form, start, end, administrations=None):
+        for a, b, _, val in placebo.pulses(form, start, min(end, duration), params, P, resp, administrations):
             if a < b:
                 beliefs.append((a, b, val))
 
@@ -126,13 +126,13 @@ def build_calendar(treatments, duration: float, weight: np.ndarray, params=None,
             from ..therapy import psychotherapy
             pt = tr.psychotherapy
             sessions = pt.session_times(duration)
-            for a, b, ch, val in psychotherapy.pulses(pt.kind, sessions, pt.session_length, params, duration, P):
+            for a, b, ch, val in psychotherapy.pulses(pt.kind, sessions, pt.session_length, params, pt.end(duration), P):
                 cal.pulses.append(Pulse(a, b, ch, val))
             if expectancy and sessions:
                 believe("pill", sessions[0], sessions[-1] + pt.every)
         elif tr.placebo is not None:
             pl = tr.placebo
-            believe(pl.form, pl.start, duration if pl.stop is None else pl.stop)
+            believe(pl.form, pl.start, duration if pl.stop is None else pl.stop, pl.administrations(duration))
     cal.pulses.extend(_expectancy_pulses(beliefs, P))
     cal.doses.sort(key=lambda x: x.time)
     cal.episodes.sort(key=lambda x: x.time)

@@ -419,15 +419,21 @@ class PsychotherapyTreatment(_Model):
     sessions: int = 16
     session_length: float = 50 * 60.0
     start: float = 0.0
+    stop: float | None = None   # s; the course ends here (no sessions or practice after it)
+
+    def end(self, duration: float) -> float:
+        """When the course's input ends: ``stop``, or the scenario's end."""
+        return duration if self.stop is None else min(duration, self.stop)
 
     def session_times(self, duration: float) -> list[float]:
         first = np.floor(self.start / DAY) * DAY + 10 * 3600.0 if self.start % DAY == 0 else self.start
-        return [first + k * self.every for k in range(self.sessions) if first + k * self.every < duration]
+        end = self.end(duration)
+        return [first + k * self.every for k in range(self.sessions) if first + k * self.every < end]
 
 
 def _parse_psychotherapy(raw, field) -> PsychotherapyTreatment:
     d = _mapping(raw, field, "{kind: cbt, every: 1 week, sessions: 16}")
-    _only(d, {"kind", "every", "sessions", "session_length", "start"}, field)
+    _only(d, {"kind", "every", "sessions", "session_length", "start", "stop"}, field)
     if d.get("kind") not in ("cbt", "ba", "behavioural_activation", "behavioral_activation"):
         raise ScenarioError(f"{field}.kind", d.get("kind"), "cbt or ba (behavioural activation)")
     out: dict[str, Any] = {"kind": "ba" if str(d["kind"]).startswith("behav") else d["kind"]}
@@ -439,8 +445,8 @@ def _parse_psychotherapy(raw, field) -> PsychotherapyTreatment:
         out["session_length"] = _time(d["session_length"], f"{field}.session_length", positive=True)
         if out["session_length"] > 4 * 3600:
             raise ScenarioError(f"{field}.session_length", d["session_length"], "at most 4 hours")
-    if "start" in d:
-        out["start"] = _time(d["start"], f"{field}.start")
+    out.update(_start_stop(d, field))
+    _check_stop(out, d, field)
     pt = _validate(PsychotherapyTreatment, out, field)
     if pt.session_length >= pt.every:
         raise ScenarioError(f"{field}.every", d.get("every"), "an interval longer than a session")
@@ -448,43 +454,72 @@ def _parse_psychotherapy(raw, field) -> PsychotherapyTreatment:
 
 
 class PlaceboTreatment(_Model):
-    """A placebo: what is believed to be a treatment (pill, sham TMS, saline infusion)."""
+    """A placebo: what is believed to be a treatment (pill, sham TMS, saline infusion, nasal spray, an implant).
+
+    With neither ``at`` nor ``every`` the belief is held from ``start`` to ``stop``; with ``at`` (a list of times) or
+    ``every`` (from ``start`` to ``stop``) each administration is an event the patient experiences, and the belief
+    follows those events (:func:`neuroplastic.therapy.placebo.belief_windows`).
+    """
 
     form: Literal[PLACEBO_FORMS]
     start: float = 0.0
     stop: float | None = None
+    at: tuple[float, ...] | None = None
+    every: float | None = None
+
+    def administrations(self, duration: float) -> list[float] | None:
+        """Times (s) of the administrations before ``duration``; None for a belief held from start to stop."""
+        if self.at is not None:
+            return [t for t in self.at if t < duration]
+        if self.every is None:
+            return None
+        end = min(duration, self.stop if self.stop is not None else duration)
+        n = int(max(0.0, end - self.start) / self.every + 1 - 1e-9)
+        return [t for t in (self.start + k * self.every for k in range(n)) if t < end - 1e-6]
 
 
-_PLACEBO_IGNORED = {"every", "dose", "infusion", "route", "protocol", "pulses", "intensity", "sessions_per_day",
+_PLACEBO_IGNORED = {"dose", "infusion", "route", "protocol", "pulses", "intensity", "sessions_per_day",
                     "session_interval", "days", "frequency", "train_duration", "inter_train_interval", "coil", "target",
                     "sessions", "session_length", "kind", "current", "pulse_width", "on", "off", True, False}
+_PLACEBO_KEYS = ("form", "start", "stop", "at", "every")
 
 
 def _parse_placebo(raw, field) -> PlaceboTreatment:
     d = _mapping(raw, field, "{form: pill}")
     if d.get("form") not in PLACEBO_FORMS:
         raise ScenarioError(f"{field}.form", d.get("form"), ", ".join(PLACEBO_FORMS[:-1]) + " or " + PLACEBO_FORMS[-1])
-    # a placebo is modelled as expectancy from start to stop (therapy/placebo.py); nothing else is read, so
-    # schedule-like keys (dose, every, infusion, sham-TMS session settings) are refused rather than ignored
-    honoured = ("form", "start", "stop", "at")
-    ignored = [k for k in d if k not in honoured]
+    # a placebo is modelled as expectancy that follows its administrations (therapy/placebo.py); keys the model
+    # does not read (a dose, an infusion length, sham-TMS session settings) are refused rather than ignored
+    ignored = [k for k in d if k not in _PLACEBO_KEYS]
     if ignored:
         k = ignored[0]
         known = k in _PLACEBO_IGNORED
-        raise ScenarioError(f"{field}.{k}", d[k], "only form, start, stop or at (a single start time) in a placebo: "
-                            + ("a placebo is modelled as expectancy from start to stop, so its dose, schedule and session "
-                               "settings are not used" if known else f"{k!r} is not a placebo setting"
-                               + "".join(f" (did you mean {c!r}?)" for c in difflib.get_close_matches(str(k), honoured, n=1))))
+        raise ScenarioError(f"{field}.{k}", d[k], "only form, start, stop, at (a list of times) or every in a placebo: "
+                            + ("a placebo is modelled as expectancy that follows its administrations, so its dose, "
+                               "infusion length and session settings (sessions_per_day, session_interval, days) do not "
+                               "change it" if known else f"{k!r} is not a placebo setting"
+                               + "".join(f" (did you mean {c!r}?)" for c in difflib.get_close_matches(str(k), _PLACEBO_KEYS, n=1))))
     out: dict[str, Any] = {"form": d["form"]}
     out.update(_start_stop(d, field))
     if "at" in d:
         at = d["at"] if isinstance(d["at"], list) else [d["at"]]
-        if "start" in d:
-            raise ScenarioError(f"{field}.at", d["at"], "either 'start' or 'at', not both")
-        if len(at) != 1:
-            raise ScenarioError(f"{field}.at", d["at"], "a single start time; repeated placebo schedules are not supported yet")
-        out["start"] = _time(at[0], f"{field}.at[0]")
-        d["start"] = at[0]   # for the message below
+        if "start" in d or "every" in d:
+            raise ScenarioError(f"{field}.at", d["at"], "either 'at' or 'start'/'every', not both")
+        if not at:
+            raise ScenarioError(f"{field}.at", d["at"], "a non-empty list of times, e.g. [0 d, 3 d, 7 d]")
+        times = sorted(_time(x, f"{field}.at[{i}]") for i, x in enumerate(at))
+        if len(set(times)) != len(times):
+            raise ScenarioError(f"{field}.at", d["at"], "distinct administration times")
+        out["at"], out["start"] = tuple(times), times[0]
+        if "stop" in d:
+            raise ScenarioError(f"{field}.stop", d["stop"], "no stop with 'at' (the list says when it is given)")
+    if "every" in d:
+        out["every"] = _time(d["every"], f"{field}.every", positive=True)
+        if out["every"] < 3600.0:
+            raise ScenarioError(f"{field}.every", d["every"], "at least 1 h between placebo administrations")
+    if d["form"] == "implant" and ("at" in d or "every" in d):
+        k = "at" if "at" in d else "every"
+        raise ScenarioError(f"{field}.{k}", d[k], "start and stop only for an implant (it is on, not given)")
     _check_stop(out, d, field)
     return _validate(PlaceboTreatment, out, field)
 
@@ -567,6 +602,14 @@ class Scenario(_Model):
     visits: tuple[float, ...] | None = None
     allow_off_label: bool = False
     allow_unsafe: bool = False
+    phases: tuple | None = None      # design.Phase, ... (scenario/_design.py)
+    rules: tuple = ()                # design.Rule, ...
+    endpoints: dict | None = None    # name -> endpoint model (relapse)
+
+    @property
+    def is_design(self) -> bool:
+        """Whether patients' treatments depend on the run: phases with eligibility or rules (trials/_design.py)."""
+        return self.phases is not None or bool(self.rules)
 
     @classmethod
     def build(cls, **doc: Any) -> "Scenario":
@@ -574,12 +617,18 @@ class Scenario(_Model):
         return _build(doc)
 
     def arm_list(self) -> list[tuple[str, tuple[Treatment, ...]]]:
-        """The arms to run: the named arms, or one arm holding ``treatments``."""
+        """The arms to run: the named arms, or one arm holding ``treatments``. With phases: every way through each
+        phase (``phase/arm``), its treatments on the scenario clock (what the resource budget counts)."""
+        if self.phases is not None:
+            from ._design import shift
+            return [(label, tuple(x for x in (shift(t, ph.start, ph.end) for t in trs) if x is not None))
+                    for ph in self.phases for label, trs in ph.branches()]
         return list(self.arms) if self.arms is not None else [("treatment", self.treatments)]
 
 
 _KEYS = {"name", "description", "duration", "output_every", "seed", "hypothesis", "ketamine_mechanism", "patient", "patients",
-         "treatments", "arms", "visits", "allow_off_label", "allow_unsafe", "design", "expectancy"}
+         "treatments", "arms", "visits", "allow_off_label", "allow_unsafe", "design", "expectancy", "phases", "rules",
+         "endpoints"}
 
 
 def _build(doc: Any) -> Scenario:
@@ -594,6 +643,17 @@ def _build(doc: Any) -> Scenario:
         out["name"] = _text(doc["name"], "name", MAX_NAME)
     if "description" in doc:
         out["description"] = _text(doc["description"], "description", MAX_DESCRIPTION, empty=True)
+    phases = None
+    if "phases" in doc:
+        from . import _design
+        for k in ("treatments", "arms"):
+            if k in doc:
+                raise ScenarioError(k, "...", "treatments and arms inside each phase when 'phases' is given")
+        phases = _design.parse_phases(doc["phases"], doc, doc.get("allow_unsafe") is True)
+        total = phases[-1].end
+        if "duration" in doc and abs(_time(doc["duration"], "duration", positive=True) - total) > 1e-6:
+            raise ScenarioError("duration", doc["duration"], f"the phases' total ({total / DAY:g} days), or no duration")
+        doc = {**doc, "duration": f"{total} s"}
     if "duration" not in doc:
         raise ScenarioError("duration", None, "a time with a unit, e.g. '12 weeks'")
     out["duration"] = _time(doc["duration"], "duration", positive=True)
@@ -685,10 +745,48 @@ def _build(doc: Any) -> Scenario:
         if not isinstance(v, list) or not v:
             raise ScenarioError("visits", v, "a list of times, e.g. [0 d, 1 w, 2 w]")
         out["visits"] = _visits(v, out["duration"], doc["duration"])
+    if "design" in doc and phases is not None:
+        raise ScenarioError("design", doc["design"], "no design with phases (a phase's arms are randomised among the eligible)")
+    if phases is not None:
+        out["phases"] = phases
+    if "rules" in doc:
+        from . import _design
+        out["rules"] = _design.parse_rules(doc["rules"], out["duration"], unsafe)
+    if "endpoints" in doc:
+        from . import _design
+        out["endpoints"] = _design.parse_endpoints(doc["endpoints"], phases)
     sc = _validate(Scenario, out, "scenario")
-    _check_starts(sc)
-    _check_schedules(sc)
+    if phases is not None:   # each phase's arms checked as a scenario of the phase's length, fields named in full
+        for i, ph in enumerate(phases):
+            part = sc.model_copy(update={"phases": None, "rules": (), "duration": ph.duration,
+                                         "treatments": ph.treatments or (), "arms": ph.arms})
+            _prefixed(f"phases[{i}].", part)
+    else:
+        _check_starts(sc)
+        _check_schedules(sc)
+    for i, r in enumerate(sc.rules):   # a rule's treatments, from its first evaluation to the end
+        acts = [r.then] if r.then.kind != "randomise" else [a for _, a in r.then.options]
+        t0 = r.when.times(sc.duration)[0]
+        for j, a in enumerate(acts):
+            if a.treatments:
+                where = f"rules[{i}].then." + (a.kind if r.then.kind != "randomise" else f"randomise.{r.then.options[j][0]}.{a.kind}")
+                part = sc.model_copy(update={"phases": None, "rules": (), "duration": sc.duration - t0,
+                                             "treatments": a.treatments, "arms": None})
+                _prefixed(where, part, strip="treatments")
     return sc
+
+
+def _prefixed(prefix: str, part: "Scenario", strip: str | None = None) -> None:
+    """Run the start and schedule checks on ``part``, naming fields under ``prefix``."""
+    try:
+        _check_starts(part)
+        _check_schedules(part)
+    except ScenarioError as exc:
+        field = exc.field
+        if strip and field.startswith(strip):
+            field = field[len(strip):]
+            prefix = prefix.rstrip(".")
+        raise exc.__class__(prefix + field, exc.value, exc.allowed) from None
 
 
 def _visits(v: list, duration: float, raw_duration: Any) -> tuple[float, ...]:
@@ -743,6 +841,8 @@ def _check_starts(sc: Scenario) -> None:
                     raise ScenarioError(f"{f}.start", f"{pt.start / DAY:g} days",
                                         f"a first session before the end of the scenario ({end_days}; sessions start at 10:00)")
             elif t.placebo is not None:
+                if t.placebo.at is not None and t.placebo.at[-1] >= sc.duration:
+                    raise ScenarioError(f"{f}.at", f"{t.placebo.at[-1] / DAY:g} days", f"times within the scenario duration ({end_days})")
                 if t.placebo.start >= sc.duration:
                     raise ScenarioError(f"{f}.start", f"{t.placebo.start / DAY:g} days", f"a start before the end of the scenario ({end_days})")
 

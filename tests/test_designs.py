@@ -1,0 +1,227 @@
+"""Trial designs: phases with eligibility and randomisation, rules that react to ratings, relapse endpoints.
+
+The engine's claim is causal: a patient's trajectory is an ordinary run of the treatments the design gave it, and
+every decision reads only the rated scores a clinician would have seen by then. The tests check exactly that on
+small cohorts (a few seconds each), plus determinism across chunkings and the one-line errors of every new key.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import neuroplastic as npl
+from neuroplastic import parse_scenario
+from neuroplastic.errors import ScenarioError
+from neuroplastic.mood.scales import remission, response
+
+MAINT = """
+name: maintenance
+seed: 5
+output_every: 1 week
+patients: {n: 40, population: mdd}
+phases:
+  - {name: open-label, duration: 6 weeks, treatments: [{drug: escitalopram, dose: 10 mg, every: 1 day}]}
+  - name: maintenance
+    duration: 8 weeks
+    eligible: {who: responders, scale: hamd17}
+    arms:
+      continue: [{drug: escitalopram, dose: 10 mg, every: 1 day}]
+      placebo: [{placebo: {form: pill}}]
+endpoints:
+  relapse: {scale: hamd17, at_least: 14, consecutive: 1, visits: 1 week}
+"""
+
+RULES = """
+name: switch non-remitters
+seed: 3
+duration: 10 weeks
+output_every: 1 week
+patients: {n: 30, population: mdd}
+treatments:
+  - {drug: citalopram, dose: 20 mg, every: 1 day}
+rules:
+  - name: level 2
+    when: {at: 4 weeks, scale: hamd17, status: not_remitted}
+    then:
+      randomise:
+        sertraline: {switch: [{drug: sertraline, dose: 100 mg, every: 1 day}]}
+        augment: {add: [{drug: bupropion, dose: 150 mg, every: 1 day}]}
+"""
+
+
+@pytest.fixture(scope="module")
+def maint():
+    return npl.simulate(MAINT)
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return npl.simulate(RULES)
+
+
+def _labels(ds):
+    return json.loads(ds["arm_at_time"].attrs["labels"])
+
+
+def test_phase_durations_make_the_scenario():
+    sc = parse_scenario(MAINT)
+    assert sc.duration == 14 * 7 * 86400.0
+    assert [p.start / 86400 for p in sc.phases] == [0.0, 42.0]
+
+
+def test_eligibility_is_the_rated_response_at_the_boundary(maint):
+    ds = maint.dataset
+    t = ds["time"].values
+    b = ds["hamd17"].values[:, 0]
+    at = ds["hamd17"].values[:, int(np.argmin(np.abs(t - 42)))]
+    assert np.array_equal(ds["eligible"].sel(phase_name="maintenance").values.astype(bool), response(at, b))
+
+
+def test_randomisation_is_balanced_among_the_eligible(maint):
+    ds = maint.dataset
+    labels = _labels(ds)
+    last = ds["arm_at_time"].values[:, -1]
+    n = {lab: int((last == labels.index(lab)).sum()) for lab in labels}
+    el = int(ds["eligible"].sel(phase_name="maintenance").sum())
+    assert n["maintenance/continue"] + n["maintenance/placebo"] == el
+    assert abs(n["maintenance/continue"] - n["maintenance/placebo"]) <= 1
+    assert n.get("off study", 0) == 40 - el
+    assert maint.summary["phases"][1]["entered"] == el
+
+
+def test_a_patient_is_an_ordinary_run_of_its_own_treatments(maint):
+    """Causality: a continued patient's whole trajectory equals a plain run of 14 weeks of escitalopram; a placebo
+    patient's equals 6 weeks of escitalopram then a placebo pill."""
+    ds = maint.dataset
+    labels = _labels(ds)
+    last = ds["arm_at_time"].values[:, -1]
+    for arm, trs in (("maintenance/continue", [{"drug": "escitalopram", "dose": "10 mg", "every": "1 day"}]),
+                     ("maintenance/placebo", [{"drug": "escitalopram", "dose": "10 mg", "every": "1 day", "stop": "6 weeks"},
+                                              {"placebo": {"form": "pill", "start": "6 weeks"}}])):
+        i = int(np.flatnonzero(last == labels.index(arm))[0])
+        plain = npl.simulate({"name": "plain", "seed": 5, "duration": "14 weeks", "output_every": "1 week",
+                              "patients": {"n": 40, "population": "mdd"}, "treatments": trs}).dataset
+        np.testing.assert_allclose(ds["hamd17_expected"].values[i], plain["hamd17_expected"].values[i], rtol=0, atol=1e-9)
+        assert np.array_equal(ds["hamd17"].values[i], plain["hamd17"].values[i])
+
+
+def test_relapse_day_is_the_first_visit_at_or_above_the_threshold(maint):
+    ds = maint.dataset
+    t = ds["time"].values
+    visits = [42 + 7 * k for k in range(1, 9)]
+    rows = [int(np.argmin(np.abs(t - v))) for v in visits]
+    el = ds["eligible"].sel(phase_name="maintenance").values.astype(bool)
+    s = ds["hamd17"].values[:, rows]
+    expect = np.where((s >= 14).any(axis=1) & el, (np.argmax(s >= 14, axis=1) + 1) * 7.0, np.nan)
+    np.testing.assert_array_equal(ds["relapse_day"].values, expect)
+    arms = maint.summary["endpoints"]["relapse"]["arms"]
+    assert set(arms) == {"continue", "placebo"}
+    assert sum(a["relapses"] for a in arms.values()) == int(np.isfinite(expect).sum())
+
+
+def test_summary_reports_km_and_a_hazard_ratio_with_ci(maint):
+    ep = maint.summary["endpoints"]["relapse"]
+    hr = ep["hazard_ratios"]["continue vs placebo"]
+    assert "model" in hr and ("note" in hr or hr["ci95"][0] <= hr["estimate"] <= hr["ci95"][1])
+    for a in ep["arms"].values():
+        assert a["km_curve"]["relapse_free"][0] == 1.0
+        assert np.all(np.diff(a["km_curve"]["relapse_free"]) <= 0)
+
+
+def test_rule_fires_on_the_rated_score_a_clinician_sees(rules):
+    ds = rules.dataset
+    t = ds["time"].values
+    at = ds["hamd17"].values[:, int(np.argmin(np.abs(t - 28)))]
+    fired = np.isfinite(ds["rule_fired_day"].sel(rule="level 2").values)
+    assert np.array_equal(fired, ~remission(at, "hamd17"))
+    lv = ds["level"].values
+    assert np.all(lv[fired, -1] == 2) and np.all(lv[~fired, -1] == 1)
+    assert np.all(lv[:, 0] == 1)
+
+
+def test_switch_replaces_the_drug_and_augmentation_adds_one(rules):
+    ds = rules.dataset
+    labels = _labels(ds)
+    last = ds["arm_at_time"].values[:, -1]
+    comp = list(ds["compound"].values)
+    pl = ds["plasma"].values   # patient, compound, time
+    sw = last == labels.index("level 2: sertraline")
+    au = last == labels.index("level 2: augment")
+    assert sw.any() and au.any() and abs(int(sw.sum()) - int(au.sum())) <= 1
+    cit, ser, bup = comp.index("citalopram"), comp.index("sertraline"), comp.index("bupropion")
+    assert np.all(pl[sw, ser, -1] > 0) and np.all(pl[sw, cit, -1] < 0.05 * pl[sw, cit, 4])   # washed out
+    assert np.all(pl[au, bup, -1] > 0) and np.all(pl[au, cit, -1] > 0.5 * pl[au, cit, 4])
+    assert np.all(pl[~(sw | au), ser, :] == 0)
+    levels = rules.summary["levels"]
+    assert [x["level"] for x in levels] == [1, 2] and levels[1]["entered"] == int((sw | au).sum())
+
+
+def test_same_numbers_whatever_the_chunking(monkeypatch, rules):
+    monkeypatch.setenv("NEUROPLASTIC_CHUNK", "7")
+    again = npl.simulate(RULES).dataset
+    for v in ("hamd17", "hamd17_expected", "arm_at_time", "level", "rule_fired_day"):
+        np.testing.assert_array_equal(again[v].values, rules.dataset[v].values)
+
+
+def test_change_dose_and_taper_reshape_the_schedule():
+    from neuroplastic.scenario._design import shift
+    from neuroplastic.trials._adaptive import Cohort, _apply
+    from neuroplastic.engine._simulate import patients_from
+    sc = parse_scenario("""
+duration: 8 weeks
+treatments: [{drug: escitalopram, dose: 10 mg, every: 1 day}]
+rules:
+  - {name: up, when: {at: 2 weeks, status: not_remitted}, then: {change_dose: {drug: escitalopram, dose: 20 mg}}}
+  - {name: down, when: {at: 4 weeks, status: not_remitted}, then: {taper: {drug: escitalopram, over: 2 weeks}}}
+""")
+    plan = tuple(shift(t, 0.0, sc.duration) for t in sc.treatments)
+    c = Cohort("x", patients_from(sc), [plan], [[(0.0, "x")]], [[(0.0, 1)]], np.ones(1, bool), np.full(1, np.inf),
+               runs=[None])
+    _apply(c, 0, sc.rules[0].then, 14 * 86400.0, sc.duration, sc, "up", sc.rules[0])
+    _apply(c, 0, sc.rules[1].then, 28 * 86400.0, sc.duration, sc, "down", sc.rules[1])
+    doses = sorted((t, round(tr.drug.dose * 1e6, 6)) for tr in c.plans[0] for t in tr.drug.dose_times(sc.duration))
+    day = {round(t / 86400): d for t, d in doses}
+    assert day[13] == 10 and day[14] == 20 and day[27] == 20
+    assert day[28] == round(20 * 2 / 3, 6) and day[35] == round(20 / 3, 6)
+    assert max(day) == 41   # nothing after the two-week taper
+
+
+@pytest.mark.parametrize("text,hint", [
+    ("phases: []\n", "phases"),
+    ("phases: [{name: a, duration: 2 weeks}]\n", "exactly one of 'treatments' or 'arms'"),
+    ("phases: [{name: a, duration: 2 weeks, treatments: []}, {name: a, duration: 2 weeks, treatments: []}]\n", "phases[1].name"),
+    ("phases: [{name: a, duration: 2 weeks, treatments: [], eligible: responders}]\n", "phases[0].eligible"),
+    ("phases: [{name: a, duration: 2 weeks, treatments: []}, {name: b, duration: 1 week, treatments: [], eligible: {who: winners}}]\n",
+     "phases[1].eligible.who"),
+    ("phases: [{name: a, duration: 2 weeks, treatments: []}, {name: b, duration: 1 week, treatments: [], eligible: {who: all, visits: 3}}]\n",
+     "at_most"),
+    ("duration: 3 weeks\nphases: [{name: a, duration: 2 weeks, treatments: []}]\n", "the phases' total"),
+    ("phases: [{name: a, duration: 2 weeks, treatments: [{drug: escitalopram, dose: 90 mg, every: 1 day}]}]\n",
+     "phases[0].treatments[0].dose"),
+    ("phases: [{name: a, duration: 2 weeks, arms: {x: [{drug: ketamine, dose: 5 mg/kg, infusion: 40 min}]}}]\n",
+     "phases[0].arms.x[0].dose"),
+    ("phases: [{name: a, duration: 2 weeks, treatments: []}]\ntreatments: []\n", "inside each phase"),
+    ("duration: 4 weeks\ntreatments: []\nrules: [{when: {at: 2 weeks, status: remitted}}]\n", "rules[0].then"),
+    ("duration: 4 weeks\ntreatments: []\nrules: [{when: {at: 2 weeks}, then: {stop: all}}]\n", "a condition"),
+    ("duration: 4 weeks\ntreatments: []\nrules: [{when: {at: 6 weeks, status: remitted}, then: {stop: all}}]\n", "rules[0].when.at"),
+    ("duration: 4 weeks\ntreatments: []\nrules: [{when: {at: 2 weeks, every: 1 week, status: remitted}, then: {stop: all}}]\n", "exactly one of 'at'"),
+    ("duration: 4 weeks\ntreatments: []\nrules: [{when: {at: 2 weeks, status: happy}, then: {stop: all}}]\n", "rules[0].when.status"),
+    ("duration: 4 weeks\ntreatments: []\nrules: [{when: {at: 2 weeks, at_least: 99}, then: {stop: all}}]\n", "rules[0].when.at_least"),
+    ("duration: 4 weeks\ntreatments: []\nrules: [{when: {at: 2 weeks, status: remitted}, then: {jump: all}}]\n", "rules[0].then.jump"),
+    ("duration: 4 weeks\ntreatments: []\nrules: [{when: {at: 2 weeks, status: remitted}, then: {stop: aspirin}}]\n", "rules[0].then.stop"),
+    ("duration: 4 weeks\ntreatments: []\nrules: [{when: {at: 2 weeks, status: remitted}, then: {switch: [{drug: sertraline, dose: 500 mg, every: 1 day}]}}]\n",
+     "rules[0].then.switch[0].dose"),
+    ("duration: 4 weeks\ntreatments: []\nrules: [{when: {at: 2 weeks, status: remitted}, then: {randomise: {a: {stop: all}}}}]\n", "two options"),
+    ("duration: 4 weeks\ntreatments: []\nrules: [{when: {at: 2 weeks, status: remitted}, then: {taper: {drug: sertraline}}}]\n", "then.taper.over"),
+    ("duration: 4 weeks\ntreatments: []\nendpoints: {relapse: {at_least: 100}}\n", "endpoints.relapse.at_least"),
+    ("duration: 4 weeks\ntreatments: []\nendpoints: {relapse: {phase: maintenance}}\n", "endpoints.relapse.phase"),
+    ("duration: 4 weeks\ntreatments: []\nendpoints: {survival: {}}\n", "endpoints.survival"),
+])
+def test_bad_design_keys_get_one_line(text, hint):
+    with pytest.raises(ScenarioError) as exc:
+        parse_scenario(text)
+    msg = str(exc.value)
+    assert "\n" not in msg and hint in msg, msg
