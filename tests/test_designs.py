@@ -225,3 +225,95 @@ def test_bad_design_keys_get_one_line(text, hint):
         parse_scenario(text)
     msg = str(exc.value)
     assert "\n" not in msg and hint in msg, msg
+
+
+DROPOUT = """
+name: dropout
+duration: 8 weeks
+seed: 3
+patients: {n: 120, population: mdd}
+visits: [0 d, 1 w, 2 w, 4 w, 6 w, 8 w]
+dropout: true
+arms:
+  escitalopram: [{drug: escitalopram, dose: 10 mg, every: 1 day}]
+  placebo: [{placebo: {form: pill}}]
+"""
+
+
+@pytest.fixture(scope="module")
+def dropped():
+    return npl.simulate(DROPOUT)
+
+
+def test_dropout_rates_are_those_of_published_trials(dropped):
+    """About a quarter of patients leave an 8-week trial (placebo arms ~26%, drug arms a little more)."""
+    arms = dropped.summary["dropout"]["arms"]["hamd17"]
+    for a in arms.values():
+        assert 0.12 <= a["dropout_rate"] <= 0.40, a
+
+
+def test_dropout_is_informative_and_analyses_differ(dropped):
+    """Non-improvers leave more often, so LOCF, completers and MMRM give different drug-placebo differences; the
+    simulated truth (every patient) is known beside them."""
+    ds = dropped.dataset
+    day = ds["dropout_day"].values        # arm, patient
+    s = ds["hamd17"].values
+    t = ds["time"].values
+    r2 = int(np.argmin(np.abs(t - 14)))
+    ratio = s[:, :, r2] / s[:, :, 0]
+    left_late = np.isfinite(day) & (day > 14)
+    assert ratio[left_late].mean() > ratio[~np.isfinite(day)].mean()
+    comp = dropped.summary["dropout"]["comparisons"]["hamd17"]["escitalopram vs placebo"]
+    vals = [comp["all_patients"], comp["completers"], comp["locf"], comp["mmrm"]["estimate"]]
+    assert all(v is not None for v in vals) and len({round(v, 6) for v in vals}) == 4
+    assert comp["mmrm"]["ci95"][0] < comp["mmrm"]["estimate"] < comp["mmrm"]["ci95"][1]
+
+
+def test_dropouts_are_out_of_the_study_from_their_missed_visit(dropped):
+    ds = dropped.dataset
+    day = ds["dropout_day"].values
+    ins = ds["in_study"].values
+    t = ds["time"].values
+    a, i = np.argwhere(np.isfinite(day))[0]
+    assert day[a, i] in (7, 14, 28, 42, 56)
+    assert np.all(ins[a, i, t < day[a, i]] == 1) and np.all(ins[a, i, t >= day[a, i]] == 0)
+
+
+def test_dropout_draws_are_the_patients_own(monkeypatch, dropped):
+    monkeypatch.setenv("NEUROPLASTIC_CHUNK", "13")
+    again = npl.simulate(DROPOUT).dataset
+    np.testing.assert_array_equal(again["dropout_day"].values, dropped.dataset["dropout_day"].values)
+
+
+def test_dropout_needs_a_cohort():
+    with pytest.raises(ScenarioError, match="a cohort for dropout"):
+        parse_scenario("duration: 4 weeks\ndropout: true\ntreatments: []\n")
+    with pytest.raises(ScenarioError, match="dropout.base_hazard"):
+        parse_scenario("duration: 4 weeks\npatients: {n: 10}\ndropout: {base_hazard: 3 mg}\ntreatments: []\n")
+
+
+def test_tms_day_lists_and_tapers():
+    sc = parse_scenario("duration: 10 weeks\ntreatments:\n"
+                        "  - tms: {protocol: 10hz, pulses: 3000, sessions_per_week: [5, 5, 3, 2, 1]}\n")
+    days = [int(x // 86400) for x in sc.treatments[0].tms.schedule.session_starts(sc.duration, 1200.0)]
+    assert days == [0, 1, 2, 3, 4, 7, 8, 9, 10, 11, 14, 16, 18, 21, 25, 28]
+    sc = parse_scenario("duration: 3 weeks\ntreatments:\n"
+                        "  - tms: {protocol: itbs, days: [0 d, 2 d, 9 d], sessions_per_day: 2}\n")
+    days = [int(x // 86400) for x in sc.treatments[0].tms.schedule.session_starts(sc.duration, 200.0)]
+    assert days == [0, 0, 2, 2, 9, 9]
+
+
+@pytest.mark.parametrize("drug,forms", [("venlafaxine", {"ir": 2.0, "xr": 5.3}), ("bupropion", {"ir": 2.0, "sr": 3.0, "xl": 5.0})])
+def test_formulations_have_their_labelled_tmax(drug, forms):
+    for form, tmax in forms.items():
+        r = npl.simulate({"duration": "1 day", "output_every": "10 min", "treatments": [
+            {"drug": drug, "dose": "75 mg", "formulation": form}]})
+        pl = r.dataset["plasma"].sel(compound=drug).values
+        assert abs(r.dataset["time"].values[int(np.argmax(pl))] * 24 - tmax) <= 0.5, (form, tmax)
+
+
+def test_formulation_refused_where_the_drug_has_one():
+    with pytest.raises(ScenarioError, match="no formulation for sertraline"):
+        parse_scenario("duration: 1 week\ntreatments: [{drug: sertraline, dose: 50 mg, every: 1 day, formulation: xr}]\n")
+    with pytest.raises(ScenarioError, match="a formulation of bupropion: sr, ir, xl"):
+        parse_scenario("duration: 1 week\ntreatments: [{drug: bupropion, dose: 150 mg, every: 1 day, formulation: xr}]\n")

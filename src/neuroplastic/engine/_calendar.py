@@ -100,7 +100,7 @@ def build_calendar(treatments, duration: float, weight: np.ndarray, params=None,
             times = d.dose_times(duration)
             for t in times:
                 amt = d.dose * (weight if d.dose_per_kg else np.ones_like(weight))
-                cal.doses.append(Dose(t, d.drug, d.route, amt, d.infusion or 0.0))
+                cal.doses.append(Dose(t, d.drug, d.pk_route, amt, d.infusion or 0.0))
             if expectancy and times:
                 form = _FORM[d.route]
                 last = times[-1] + (d.every or 0.0)

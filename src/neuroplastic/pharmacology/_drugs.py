@@ -20,6 +20,7 @@ class DrugInfo:
     max_source: str
     max_daily_dose_per_kg: str | None = None   # mg/kg in any 24 h
     max_weekly_dose: str | None = None         # mg in any 7 days
+    formulations: tuple[str, ...] = ()         # oral formulations; the first is the default (pk.<drug>.ka)
 
     @property
     def parent(self) -> str:
@@ -40,6 +41,7 @@ def _load() -> dict[str, DrugInfo]:
             max_source=v["max_source"],
             max_daily_dose_per_kg=v.get("max_daily_dose_per_kg"),
             max_weekly_dose=v.get("max_weekly_dose"),
+            formulations=tuple(v.get("formulations", ())),
         )
         for k, v in doc.items()
     }

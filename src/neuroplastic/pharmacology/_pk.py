@@ -304,9 +304,10 @@ def build_pk_system(drug_routes: list[tuple[str, str]], params: ParameterSet, we
             compounds[parent].metabolites.append((comp_index[m][0], ratio))
     depot_info = {}
     for (drug, route), i in depots.items():
-        parent = DRUGS[drug].parent
-        frac = params.si(f"pk.{drug}.f_{route}") if f"pk.{drug}.f_{route}" in params else 1.0
-        depot_info[(drug, route)] = (i, np.full(P, frac), np.full(P, params.si(f"pk.{drug}.ka")))
+        base, _, form = route.partition("_")   # "oral_ir": an oral formulation with its own absorption
+        frac = params.si(f"pk.{drug}.f_{base}") if f"pk.{drug}.f_{base}" in params else 1.0
+        ka = params.si(f"pk.{drug}.ka_{form}" if form else f"pk.{drug}.ka")
+        depot_info[(drug, route)] = (i, np.full(P, frac), np.full(P, ka))
     for drug, route in drug_routes:
         if route == "iv":
             depot_info[(drug, "iv")] = (compounds[DRUGS[drug].parent].central, np.ones(P), None)

@@ -19,14 +19,17 @@ def _first(da):
     return da
 
 
-def overview(ds: xr.Dataset, path: Path) -> None:
+def overview(ds: xr.Dataset, path: Path, summary: dict | None = None) -> None:
     """Concentrations, occupancies, mechanisms and HAM-D17 of the first patient (and arm) over time.
 
-    Doses are marked as ticks along the top of each panel, stimulation/therapy sessions as grey ticks."""
+    Doses are marked as ticks along the top of each panel, stimulation/therapy sessions as grey ticks. A trial
+    design (``arm_at_time`` in the dataset) adds a row: mean rated HAM-D17 by what patients were assigned at the end,
+    and the Kaplan-Meier relapse-free curves of a relapse endpoint (from ``summary``)."""
     t = ds["time"].values
     dose_days = np.atleast_1d(ds.attrs.get("dose_days", []))
     session_days = np.atleast_1d(ds.attrs.get("session_days", []))
-    fig, axes = plt.subplots(2, 2, figsize=(12, 7.5), constrained_layout=True)
+    design = "arm_at_time" in ds
+    fig, axes = plt.subplots(3 if design else 2, 2, figsize=(12, 11 if design else 7.5), constrained_layout=True)
     ax = axes[0, 0]
     if "plasma" in ds:
         pl = _first(ds["plasma"])
@@ -65,7 +68,7 @@ def overview(ds: xr.Dataset, path: Path) -> None:
     ax.set_ylabel("HAM-D17")
     ax.set_title("Clinical rating")
     ax.legend(fontsize=8)
-    for a in axes.flat:
+    for a in axes[:2].flat:
         a.set_xlabel("time (days)")
         if len(dose_days):
             a.plot(dose_days, np.full(len(dose_days), 0.98), "|", c="k", ms=6, transform=a.get_xaxis_transform(),
@@ -73,6 +76,42 @@ def overview(ds: xr.Dataset, path: Path) -> None:
         if len(session_days):
             a.plot(session_days, np.full(len(session_days), 0.95), "|", c="gray", ms=6,
                    transform=a.get_xaxis_transform(), label=None)
+    if design:   # after the ticks: the relapse panel's axis is time since the followed period began
+        _design_row(ds, axes[2], summary or {})
     fig.suptitle(f"{ds.attrs.get('title', '')} ({ds.attrs.get('hypothesis', '')} hypothesis)")
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _design_row(ds: xr.Dataset, axes, summary: dict) -> None:
+    import json
+
+    t = ds["time"].values
+    ax = axes[0]
+    code = _first(ds["arm_at_time"]) if "arm" in ds.dims else ds["arm_at_time"]
+    labels = json.loads(ds["arm_at_time"].attrs["labels"])
+    hamd = ds["hamd17"].isel(arm=0) if "arm" in ds.dims else ds["hamd17"]
+    last = code.values[:, -1]
+    for j, lab in enumerate(labels):
+        m = last == j
+        if m.any():
+            ax.plot(t, hamd.values[m].mean(axis=0), label=f"{lab} (n={int(m.sum())})")
+    ax.set_ylim(0, 35)
+    ax.set_ylabel("mean HAM-D17 as rated")
+    ax.set_title("By assignment at the end" + (" (first arm)" if "arm" in ds.dims else ""))
+    ax.legend(fontsize=7)
+    ax.set_xlabel("time (days)")
+    ax = axes[1]
+    ep = summary.get("endpoints", {}).get("relapse")
+    if ep:
+        for arm, v in ep["arms"].items():
+            ax.step(v["km_curve"]["day"] + [ep["definition"]["to_day"] - ep["definition"]["from_day"]],
+                    v["km_curve"]["relapse_free"] + v["km_curve"]["relapse_free"][-1:], where="post",
+                    label=f"{arm} (n={v['n']}, {v['relapses']} relapses)")
+        ax.set_ylim(0, 1.02)
+        ax.set_ylabel("relapse-free (Kaplan-Meier)")
+        ax.set_title("Time to relapse")
+        ax.set_xlabel(f"days since day {ep['definition']['from_day']:g}")
+        ax.legend(fontsize=7)
+    else:
+        ax.set_axis_off()

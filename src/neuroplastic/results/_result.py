@@ -38,7 +38,7 @@ class Result:
             (tmp / "summary.json").write_text(dumps_summary(self.summary))
             if figure:
                 from ._figures import overview
-                overview(self.dataset, tmp / "overview.png")
+                overview(self.dataset, tmp / "overview.png", self.summary)
             _move_into(tmp, out, replace)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

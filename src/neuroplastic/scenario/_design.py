@@ -430,7 +430,10 @@ def shift(tr, t0: float, t_end: float):
         stop = t_end if sch.stop is None else min(sch.stop + t0, t_end)
         if sch.start + t0 >= stop:
             return None
-        return tr.model_copy(update={"tms": m.model_copy(update={"schedule": sch.model_copy(update={"start": sch.start + t0, "stop": stop})})})
+        upd = {"start": sch.start + t0, "stop": stop}
+        if sch.day_times is not None:
+            upd["day_times"] = tuple(x + t0 for x in sch.day_times)
+        return tr.model_copy(update={"tms": m.model_copy(update={"schedule": sch.model_copy(update=upd)})})
     if getattr(m, "at", None) is not None:
         at = tuple(t + t0 for t in m.at if t + t0 < t_end)
         if not at:
@@ -474,3 +477,26 @@ def cut(tr, t: float):
 def active_drugs(plan, t: float, duration: float) -> set[str]:
     """Drugs of ``plan`` with a dose at or after ``t`` (before ``duration``)."""
     return {tr.drug.drug for tr in plan if tr.drug is not None and any(x >= t for x in tr.drug.dose_times(duration))}
+
+
+def parse_dropout(raw: Any) -> dict:
+    """``dropout: true`` (the registry's trial.dropout.* values) or a mapping overriding them: ``base_hazard`` and
+    ``adverse_event_hazard`` as rates (e.g. ``0.03/week``), ``nonimprovement_gain`` as a number; returns SI values."""
+    S = _models()
+    if raw is True:
+        return {}
+    d = S._mapping(raw, "dropout", "true, or {base_hazard: 0.02/week, nonimprovement_gain: 0.85, adverse_event_hazard: 0.008/week}")
+    _only(d, {"base_hazard", "nonimprovement_gain", "adverse_event_hazard"}, "dropout")
+    out = {}
+    for k in ("base_hazard", "adverse_event_hazard"):
+        if k in d:
+            v = S.to_si(d[k], f"dropout.{k}", "1/s", allowed="a rate such as '0.02/week'")
+            if not 0 <= v <= 1.0 / DAY:
+                raise ScenarioError(f"dropout.{k}", d[k], "a rate from 0 to 1/day")
+            out[k] = v
+    if "nonimprovement_gain" in d:
+        v = d["nonimprovement_gain"]
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 <= v <= 10:
+            raise ScenarioError("dropout.nonimprovement_gain", v, "a number from 0 to 10")
+        out["nonimprovement_gain"] = float(v)
+    return out

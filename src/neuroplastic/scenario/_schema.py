@@ -108,7 +108,16 @@ class DrugTreatment(_Model):
     start: float = 0.0
     stop: float | None = None
     infusion: float | None = None    # s
+    formulation: str | None = None   # oral formulation (ir, xr, sr, xl) where the drug has several; None: the default
     allow_off_label: bool = False
+
+    @property
+    def pk_route(self) -> str:
+        """The depot the doses go to: the route, with the formulation where it is not the drug's default."""
+        forms = DRUGS[self.drug].formulations
+        if self.formulation is None or not forms or self.formulation == forms[0]:
+            return self.route
+        return f"{self.route}_{self.formulation}"
 
     @model_validator(mode="before")
     @classmethod
@@ -152,6 +161,12 @@ class DrugTreatment(_Model):
         if route not in info.routes:
             raise ScenarioError(f"{f}.route", route, f"a route for {name}: {', '.join(info.routes)}")
         d["route"] = route
+        if d.get("formulation") is not None:
+            form = d["formulation"]
+            if not info.formulations:
+                raise ScenarioError(f"{f}.formulation", form, f"no formulation for {name} (one oral form is modelled)")
+            if form not in info.formulations:
+                raise ScenarioError(f"{f}.formulation", form, f"a formulation of {name}: {', '.join(info.formulations)}")
         for key in ("every", "start", "stop", "infusion"):
             if d.get(key) is not None:
                 d[key] = _time(d[key], f"{f}.{key}", positive=key in ("every", "infusion"))
@@ -264,27 +279,54 @@ def _pct_rmt(v, field):
 
 
 class SessionSchedule(_Model):
-    """Sessions on days (weekdays or daily) from start to stop, several a day at a set interval."""
+    """Sessions from start to stop, several a day at a set interval, on ``days``: weekdays, daily, or an explicit
+    list (``day_times``, the start of each session day); ``sessions_per_week`` (a list, one entry per course week
+    from the start's week) tapers a course: a week's sessions are spread over its weekdays (daily courses: its days)
+    and the course ends when the list does."""
 
     sessions_per_day: int = 1
     session_interval: float = 50 * 60.0   # s, from the end of one session to the start of the next
-    days: Literal["weekdays", "daily"] = "weekdays"
+    days: Literal["weekdays", "daily", "list"] = "weekdays"
+    day_times: tuple[float, ...] | None = None      # s, with days: list
+    sessions_per_week: tuple[int, ...] | None = None
     start: float = 0.0
     stop: float | None = None
     first_session_time: float = 9 * 3600.0
 
+    def session_days(self, end: float) -> list[int]:
+        """Day numbers (days since the scenario's start) with sessions, before ``end`` (s)."""
+        if self.days == "list":
+            return sorted({int(np.floor(t / DAY + 1e-9)) for t in self.day_times or () if self.start - DAY < t < end})
+        day0 = int(np.floor(self.start / DAY))
+        out = []
+        d = day0
+        if self.sessions_per_week is not None:
+            for k, n in enumerate(self.sessions_per_week):
+                week = day0 + 7 * k
+                pool = list(range(week, week + 7)) if self.days == "daily" else \
+                    [x for x in range(week, week + 7) if x % 7 < 5][:5]
+                if n >= len(pool):
+                    pick = pool
+                elif n == 1:
+                    pick = pool[:1]
+                else:
+                    pick = [pool[int(round(j * (len(pool) - 1) / (n - 1)))] for j in range(n)] if n else []
+                out += [x for x in pick if x * DAY < end]
+            return out
+        while d * DAY < end:
+            if self.days == "daily" or d % 7 < 5:
+                out.append(d)
+            d += 1
+        return out
+
     def session_starts(self, duration: float, session_length: float) -> list[float]:
         end = duration if self.stop is None else min(self.stop, duration)
         out = []
-        day0 = np.floor(self.start / DAY)
-        d = day0
-        while d * DAY < end:
-            if self.days == "daily" or int(d) % 7 < 5:
-                for k in range(self.sessions_per_day):
-                    t = d * DAY + self.first_session_time + k * (session_length + self.session_interval)
-                    if self.start <= t < end and t < duration:
-                        out.append(float(t))
-            d += 1
+        for d in self.session_days(end):
+            for k in range(self.sessions_per_day):
+                t = d * DAY + self.first_session_time + k * (session_length + self.session_interval)
+                if self.start <= t < end and t < duration:
+                    out.append(float(t))
         return out
 
 
@@ -295,9 +337,28 @@ def _schedule(d: dict, field: str) -> dict:
     if "session_interval" in d:
         out["session_interval"] = _time(d["session_interval"], f"{field}.session_interval")
     if "days" in d:
-        if d["days"] not in ("weekdays", "daily"):
-            raise ScenarioError(f"{field}.days", d["days"], "weekdays or daily")
-        out["days"] = d["days"]
+        v = d["days"]
+        if isinstance(v, list):
+            if not v:
+                raise ScenarioError(f"{field}.days", v, "weekdays, daily, or a non-empty list of days, e.g. [0 d, 2 d, 4 d]")
+            times = [_time(x, f"{field}.days[{i}]") for i, x in enumerate(v)]
+            if len({int(np.floor(t / DAY + 1e-9)) for t in times}) != len(times):
+                raise ScenarioError(f"{field}.days", v, "distinct days (a day once; sessions_per_day sets how many that day)")
+            out["days"], out["day_times"] = "list", tuple(sorted(times))
+        elif v in ("weekdays", "daily"):
+            out["days"] = v
+        else:
+            raise ScenarioError(f"{field}.days", v, "weekdays, daily, or a list of days, e.g. [0 d, 2 d, 4 d]")
+    if "sessions_per_week" in d:
+        v = d["sessions_per_week"]
+        if out.get("days") == "list":
+            raise ScenarioError(f"{field}.sessions_per_week", v, "either a list of days or sessions_per_week, not both")
+        if not isinstance(v, list) or not v:
+            raise ScenarioError(f"{field}.sessions_per_week", v, "a list with one number per course week, e.g. [5, 5, 5, 3, 2, 1]")
+        top = 7 if out.get("days") == "daily" else 5
+        out["sessions_per_week"] = tuple(_pos_int(x, f"{field}.sessions_per_week[{i}]", 0, top) for i, x in enumerate(v))
+        if len(v) > 520:
+            raise ScenarioError(f"{field}.sessions_per_week", f"{len(v)} weeks", "at most 520 weeks")
     out.update(_start_stop(d, field))
     _check_stop(out, d, field)
     return out
@@ -327,7 +388,7 @@ class TMSTreatment(_Model):
 def _parse_tms(raw, field, allow_unsafe) -> TMSTreatment:
     d = _mapping(raw, field, "{protocol: 10hz, pulses: 3000, intensity: 120% rMT, days: weekdays, stop: 6 weeks}")
     keys = {"protocol", "pulses", "intensity", "frequency", "train_duration", "inter_train_interval", "target", "coil",
-            "sessions_per_day", "session_interval", "days", "start", "stop", "allow_unsafe"}
+            "sessions_per_day", "session_interval", "days", "sessions_per_week", "start", "stop", "allow_unsafe"}
     _only(d, keys, field)
     _flag(d, "allow_unsafe", field)
     from ..physics.tms.protocols import NAMES
@@ -605,11 +666,12 @@ class Scenario(_Model):
     phases: tuple | None = None      # design.Phase, ... (scenario/_design.py)
     rules: tuple = ()                # design.Rule, ...
     endpoints: dict | None = None    # name -> endpoint model (relapse)
+    dropout: dict | None = None      # trial.dropout.* overrides (SI); None: no dropout
 
     @property
     def is_design(self) -> bool:
-        """Whether patients' treatments depend on the run: phases with eligibility or rules (trials/_design.py)."""
-        return self.phases is not None or bool(self.rules)
+        """Whether the run makes per-patient decisions: phases, rules or dropout (trials/_adaptive.py)."""
+        return self.phases is not None or bool(self.rules) or self.dropout is not None
 
     @classmethod
     def build(cls, **doc: Any) -> "Scenario":
@@ -628,7 +690,7 @@ class Scenario(_Model):
 
 _KEYS = {"name", "description", "duration", "output_every", "seed", "hypothesis", "ketamine_mechanism", "patient", "patients",
          "treatments", "arms", "visits", "allow_off_label", "allow_unsafe", "design", "expectancy", "phases", "rules",
-         "endpoints"}
+         "endpoints", "dropout"}
 
 
 def _build(doc: Any) -> Scenario:
@@ -755,6 +817,12 @@ def _build(doc: Any) -> Scenario:
     if "endpoints" in doc:
         from . import _design
         out["endpoints"] = _design.parse_endpoints(doc["endpoints"], phases)
+    if doc.get("dropout") not in (None, False):
+        from . import _design
+        if out.get("n_patients", 1) == 1 and out.get("population") is None:
+            raise ScenarioError("dropout", doc["dropout"], "a cohort for dropout (patients: {n: 200, population: mdd}); "
+                                "a single patient is followed to the end")
+        out["dropout"] = _design.parse_dropout(doc["dropout"])
     sc = _validate(Scenario, out, "scenario")
     if phases is not None:   # each phase's arms checked as a scenario of the phase's length, fields named in full
         for i, ph in enumerate(phases):
@@ -831,7 +899,8 @@ def _check_starts(sc: Scenario) -> None:
                 if not sched.session_starts(sc.duration, t.tms.make_protocol().duration):
                     raise ScenarioError(f"{f}.start", f"{sched.start / DAY:g} days",
                                         f"a course with at least one session before the end of the scenario ({end_days}; "
-                                        f"sessions start at {sched.first_session_time / HOUR:g}:00 on {sched.days})")
+                                        f"sessions start at {sched.first_session_time / HOUR:g}:00 on "
+                                        f"{'the listed days' if sched.days == 'list' else sched.days})")
             elif t.vns is not None:
                 if t.vns.start >= sc.duration:
                     raise ScenarioError(f"{f}.start", f"{t.vns.start / DAY:g} days", f"a start before the end of the scenario ({end_days})")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._random import uniforms
+from .._random import uniforms, uniforms_at
 from .._units import DAY
 from ..engine._simulate import ArmRun, Patients, patients_from, run_arm
 from ..errors import ScenarioError
@@ -43,6 +43,8 @@ class Cohort:
     fired_day: dict = field(default_factory=dict)    # rule name -> (P,) first firing day (nan: never)
     eligible: dict = field(default_factory=dict)     # phase name -> (P,) bool
     runs: list = field(default_factory=list)         # per patient: (ArmRun, column) of its current plan's run
+    dropout_day: np.ndarray | None = None            # (P,) day the patient dropped out (nan: never)
+    dropout_next: int = 1                            # next visit index the dropout process has not yet looked at
 
 
 def _subset(p: Patients, idx: np.ndarray) -> Patients:
@@ -119,6 +121,7 @@ def run_design(sc, params, *, frozen=(), progress=None, out_times=None, chunk=No
         for r in sc.rules:
             c.fired[r.name] = np.zeros(P, int)
             c.fired_day[r.name] = np.full(P, np.nan)
+        c.dropout_day = np.full(P, np.nan)
         cohorts.append(c)
     if sc.phases is not None and sc.phases[0].arms is not None and len(sc.phases[0].arms) > 1:
         _randomise(sc, cohorts[0], sc.phases[0], np.arange(cohorts[0].patients.n), 0)
@@ -156,6 +159,8 @@ def run_design(sc, params, *, frozen=(), progress=None, out_times=None, chunk=No
         run_stale()
         if progress is not None:
             progress(k + 1, n_rounds + 1)
+        for c in cohorts:   # who has left by t: they are not seen at t
+            _dropout(sc, params, c, t, times)
         if what == "end":
             break
         for c in cohorts:
@@ -166,17 +171,73 @@ def run_design(sc, params, *, frozen=(), progress=None, out_times=None, chunk=No
     return patients, runs, cohorts
 
 
+_STREAM_DROPOUT = 9300
+
+
+def visit_times(sc, times) -> list[float]:
+    """The visits at which a patient is seen (and may fail to return): the scenario's ``visits``, else its
+    output times."""
+    return [float(v) for v in (sc.visits if sc.visits is not None else times)]
+
+
+def _dropout(sc, params, c: Cohort, t_upto: float, times) -> None:
+    """Dropout at each visit up to ``t_upto`` not yet looked at: a patient in the study misses visit k (and every
+    later one) with probability 1 - exp(-h dt), where dt is the time since visit k-1 and
+
+        h = h0 (1 + g x) + h_AE o,
+
+    x the rated score at visit k-1 relative to baseline (0 remitted .. 1 unchanged, clipped to [0, 1.5]), o the largest
+    transporter occupancy there (adverse-event burden of the treatment), h0, g, h_AE the trial.dropout.* values (or the
+    scenario's). The draw is the patient's own (seed, patient, visit time): the same whatever the grouping. A patient
+    who drops out keeps its simulated course on its treatments (results.nc holds what would have been); the
+    analyses see only the visits before it (``in_study``)."""
+    if sc.dropout is None:
+        return
+    v = visit_times(sc, times)
+    h0 = sc.dropout.get("base_hazard", params.si("trial.dropout.base_hazard"))
+    g = sc.dropout.get("nonimprovement_gain", params.value("trial.dropout.nonimprovement_gain"))
+    hae = sc.dropout.get("adverse_event_hazard", params.si("trial.dropout.adverse_event_hazard"))
+    scale = (sc.endpoints or {}).get("relapse").scale if (sc.endpoints or {}).get("relapse") else "hamd17"
+    while c.dropout_next < len(v) and v[c.dropout_next] <= t_upto + 1e-6:
+        k = c.dropout_next
+        prev, now = v[k - 1], v[k]
+        s = rated(sc, params, c, scale, [0.0, prev])
+        x = np.clip(s[:, 1] / np.maximum(s[:, 0], 1.0), 0.0, 1.5)
+        occ = _occupancy(c, prev)
+        h = h0 * (1.0 + g * x) + hae * occ
+        u = uniforms_at(sc.seed, c.patients.ids, _STREAM_DROPOUT, [now])[:, 0]
+        leave = c.in_study & (u < 1.0 - np.exp(-h * (now - prev)))
+        c.dropout_day[leave] = now / DAY
+        c.exit[leave] = now
+        c.in_study &= ~leave
+        c.dropout_next += 1
+
+
+def _by_run(c: Cohort):
+    """(run, patient indices, their columns in it) for each distinct run the cohort's patients currently read."""
+    groups: dict = {}
+    for i, (r, col) in enumerate(c.runs):
+        groups.setdefault(id(r), (r, [], []))
+        groups[id(r)][1].append(i)
+        groups[id(r)][2].append(col)
+    return [(r, np.asarray(idx), np.asarray(cols)) for r, idx, cols in groups.values()]
+
+
+def _occupancy(c: Cohort, t: float) -> np.ndarray:
+    """The largest of SERT, NET and DAT occupancy of each patient at ``t``."""
+    out = np.zeros(c.patients.n)
+    for r, idx, cols in _by_run(c):
+        row = int(np.argmin(np.abs(r.time - t)))
+        out[idx] = np.max([r.inputs[k][row, cols] for k in ("sert_occupancy", "net_occupancy", "dat_occupancy")], axis=0)
+    return out
+
+
 def rated(sc, params, c: Cohort, scale: str, t_list) -> np.ndarray:
     """Rated scores (P, len(t_list)) of every patient of ``c`` at times ``t_list`` (s) from its current run; the
     same numbers as the rated scores in results.nc (rater noise keyed by seed, patient, scale and time)."""
     out = np.empty((c.patients.n, len(t_list)))
-    cache: dict = {}
-    for i, (r, col) in enumerate(c.runs):
-        cache.setdefault(id(r), (r, []))[1].append((i, col))
-    for r, items in cache.values():
+    for r, idx, cols in _by_run(c):
         rows = [int(np.argmin(np.abs(r.time - t))) for t in t_list]
-        idx = np.asarray([i for i, _ in items])
-        cols = np.asarray([col for _, col in items])
         e = r.observed[f"{scale}_expected"][np.ix_(rows, cols)]
         obs = observed_scores({scale: e}, params, sc.seed * 1000, c.patients.ids[idx], np.asarray(t_list) / DAY)[scale]
         out[idx] = obs.T
