@@ -317,3 +317,71 @@ def test_formulation_refused_where_the_drug_has_one():
         parse_scenario("duration: 1 week\ntreatments: [{drug: sertraline, dose: 50 mg, every: 1 day, formulation: xr}]\n")
     with pytest.raises(ScenarioError, match="a formulation of bupropion: sr, ir, xl"):
         parse_scenario("duration: 1 week\ntreatments: [{drug: bupropion, dose: 150 mg, every: 1 day, formulation: xr}]\n")
+
+
+def test_stable_remission_criterion_counts_visits():
+    """Eligible = MADRS <= 12 at 3 of the last 4 weekly visits before the boundary."""
+    res = npl.simulate("""
+name: stable remitters
+seed: 4
+output_every: 1 week
+patients: {n: 40, population: mdd}
+phases:
+  - {name: acute, duration: 8 weeks, treatments: [{drug: sertraline, dose: 100 mg, every: 1 day}]}
+  - name: continuation
+    duration: 2 weeks
+    eligible: {who: all, scale: madrs, at_most: 12, visits: 3, of_last: 4, every: 1 week}
+    treatments: [{drug: sertraline, dose: 100 mg, every: 1 day}]
+""")
+    ds = res.dataset
+    t = ds["time"].values
+    rows = [int(np.argmin(np.abs(t - d))) for d in (35, 42, 49, 56)]
+    expect = (ds["madrs"].values[:, rows] <= 12).sum(axis=1) >= 3
+    assert np.array_equal(ds["eligible"].sel(phase_name="continuation").values.astype(bool), expect)
+    assert 0 < expect.sum() < 40
+
+
+def test_same_numbers_in_a_process_pool(monkeypatch, rules):
+    monkeypatch.setenv("NEUROPLASTIC_POOL_MIN", "1")
+    monkeypatch.setenv("NEUROPLASTIC_CHUNK", "10")
+    again = npl.simulate(RULES).dataset
+    for v in ("hamd17", "hamd17_expected", "arm_at_time", "level", "rule_fired_day"):
+        np.testing.assert_array_equal(again[v].values, rules.dataset[v].values)
+
+
+def test_change_dose_can_change_the_interval():
+    sc = parse_scenario("""
+duration: 8 weeks
+patients: {n: 3, population: trd}
+treatments: [{drug: esketamine, dose: 56 mg, every: 3.5 days}]
+rules:
+  - {name: weekly, when: {at: 4 weeks, status: responded}, then: {change_dose: {drug: esketamine, every: 1 week}}}
+""")
+    a = sc.rules[0].then
+    assert a.every == 7 * 86400.0 and a.dose is None
+
+
+def test_changed_dose_beyond_the_label_refused_before_running():
+    from neuroplastic.errors import SafetyError
+    with pytest.raises(SafetyError, match=r"rules\[0\]\.then\.change_dose.*at most 20 mg/day"):
+        parse_scenario("""
+duration: 6 weeks
+patients: {n: 4, population: mdd}
+treatments: [{drug: escitalopram, dose: 10 mg, every: 1 day}]
+rules:
+  - {name: up, when: {at: 2 weeks, status: not_remitted}, then: {change_dose: {drug: escitalopram, dose: 30 mg}}}
+""")
+
+
+def test_bad_design_through_the_command_line_is_one_line(tmp_path):
+    import subprocess
+    import sys
+    f = tmp_path / "bad.yaml"
+    f.write_text("phases:\n  - {name: a, duration: 2 weeks, treatments: []}\n"
+                 "  - {name: b, duration: 2 weeks, treatments: [], eligible: {who: lucky}}\n")
+    p = subprocess.run([sys.executable, "-m", "neuroplastic", "simulate", str(f), "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    lines = [x for x in p.stderr.splitlines() if x.strip()]
+    assert len(lines) == 1 and "phases[1].eligible.who" in lines[0]
+    assert not (tmp_path / "o").exists()

@@ -126,7 +126,8 @@ def _mk():
         kind: Literal[ACTIONS]
         treatments: tuple[S.Treatment, ...] = ()
         drugs: tuple[str, ...] = ()        # stop / change_dose / taper: which drugs (empty: every treatment)
-        dose: float | None = None          # change_dose: kg
+        dose: float | None = None          # change_dose: kg (None: unchanged)
+        every: float | None = None         # change_dose: s (None: unchanged)
         over: float | None = None          # taper: s
         options: tuple[tuple[str, "Action"], ...] = ()
 
@@ -276,11 +277,18 @@ def parse_action(raw: Any, field: str, unsafe: bool, nested: bool = False):
         drugs = () if v == "all" else _drug_list(v, f)
         return Action(kind=k, drugs=drugs)
     if k == "change_dose":
-        dd = S._mapping(v, f, "{drug: citalopram, dose: 40 mg}")
-        _only(dd, {"drug", "dose"}, f)
+        dd = S._mapping(v, f, "{drug: citalopram, dose: 40 mg} or {drug: esketamine, every: 1 week}")
+        _only(dd, {"drug", "dose", "every"}, f)
         (drug,) = _drug_list([dd.get("drug")], f"{f}.drug")
-        probe = S._validate(S.DrugTreatment, {"drug": drug, "dose": dd.get("dose"), "_field": f}, f)
-        return Action(kind=k, drugs=(drug,), dose=probe.dose)
+        if "dose" not in dd and "every" not in dd:
+            raise ScenarioError(f, v, "a new dose, a new interval (every), or both")
+        from ..pharmacology import DRUGS
+        dose = None
+        if "dose" in dd:
+            iv = {"infusion": "40 min"} if DRUGS[drug].routes[0] == "iv" else {}
+            dose = S._validate(S.DrugTreatment, {"drug": drug, "dose": dd["dose"], "_field": f, **iv}, f).dose
+        every = S._time(dd["every"], f"{f}.every", positive=True) if "every" in dd else None
+        return Action(kind=k, drugs=(drug,), dose=dose, every=every)
     if k == "taper":
         dd = S._mapping(v, f, "{drug: escitalopram, over: 2 weeks}")
         _only(dd, {"drug", "over"}, f)

@@ -832,6 +832,7 @@ def _build(doc: Any) -> Scenario:
     else:
         _check_starts(sc)
         _check_schedules(sc)
+    _check_changed_doses(sc)
     for i, r in enumerate(sc.rules):   # a rule's treatments, from its first evaluation to the end
         acts = [r.then] if r.then.kind != "randomise" else [a for _, a in r.then.options]
         t0 = r.when.times(sc.duration)[0]
@@ -842,6 +843,33 @@ def _build(doc: Any) -> Scenario:
                                              "treatments": a.treatments, "arms": None})
                 _prefixed(where, part, strip="treatments")
     return sc
+
+
+def _check_changed_doses(sc: "Scenario") -> None:
+    """A rule's change_dose, applied to every schedule of that drug the scenario can give, must stay within the
+    labelled limits (checked before any work; the run checks the schedule it actually changes again)."""
+    if sc.allow_off_label:
+        return
+    every_list = [t for _, trs in (sc.arm_list() if sc.phases is None else []) for t in trs]
+    for ph in sc.phases or ():
+        every_list += [t for _, trs in ph.branches() for t in trs]
+    for r in sc.rules:
+        acts = [r.then] if r.then.kind != "randomise" else [a for _, a in r.then.options]
+        for a in acts:
+            every_list += list(a.treatments)
+    weights = _dose_check_weights(sc)
+    for i, r in enumerate(sc.rules):
+        if r.then.kind != "change_dose":
+            continue
+        a = r.then
+        for t in every_list:
+            d = t.drug
+            if d is None or d.drug != a.drugs[0] or d.every is None or d.allow_off_label:
+                continue
+            upd = {k: v for k, v in (("dose", a.dose), ("every", a.every)) if v is not None}
+            new = d.model_copy(update=upd)
+            _check_dose_interval(new, f"rules[{i}].then.change_dose")
+            _check_dose_limits(new, f"rules[{i}].then.change_dose", sc.duration, weights)
 
 
 def _prefixed(prefix: str, part: "Scenario", strip: str | None = None) -> None:

@@ -382,7 +382,14 @@ def _apply(c: Cohort, i: int, act, t: float, end: float, sc, label: str, rule) -
             if d.every is None:
                 continue   # single or listed doses: nothing to re-dose on a schedule
             if act.kind == "change_dose":
-                plan.append(tr.model_copy(update={"drug": d.model_copy(update={"start": _next_dose(d, t), "stop": stop, "dose": act.dose})}))
+                upd = {"start": _next_dose(d, t), "stop": stop}
+                if act.dose is not None:
+                    upd["dose"] = act.dose
+                if act.every is not None:
+                    upd["every"] = act.every
+                new_tr = tr.model_copy(update={"drug": d.model_copy(update=upd)})
+                _check_changed_dose(sc, rule, new_tr.drug)
+                plan.append(new_tr)
             else:
                 plan += _taper(tr, _next_dose(d, t), min(stop, t + act.over))
     c.plans[i] = tuple(plan)
@@ -461,3 +468,14 @@ def timelines(c: Cohort, t_s: np.ndarray) -> dict:
     in_study = t_s[None, :] < c.exit[:, None] - 1e-6
     in_study[:, 0] = True
     return {"labels": labels, "code": code, "level": level, "in_study": in_study}
+
+
+def _check_changed_dose(sc, rule, d) -> None:
+    """A changed dose or interval is held to the same labelled limits and minimum interval as any schedule (unless
+    the scenario or the schedule allows off-label use); a one-line SafetyError names the rule."""
+    from ..scenario._schema import _check_dose_interval, _check_dose_limits, _dose_check_weights
+    if sc.allow_off_label or d.allow_off_label:
+        return
+    field = f"rules[{sc.rules.index(rule)}].then.change_dose"
+    _check_dose_interval(d, field)
+    _check_dose_limits(d, field, sc.duration, _dose_check_weights(sc))
