@@ -13,7 +13,10 @@ from typing import Any, Literal
 
 from .._units import DAY, WEEK
 from ..errors import ScenarioError
+from pydantic import BaseModel
+
 from ..mood.scales import SCALES
+from ._schema import _CFG, Treatment
 
 WHO = ("all", "responders", "remitters", "non_responders", "non_remitters")
 STATUS = ("responded", "not_responded", "remitted", "not_remitted")
@@ -21,7 +24,7 @@ ACTIONS = ("switch", "add", "stop", "change_dose", "taper", "randomise")
 
 
 def _models():
-    from . import _schema   # deferred: _schema imports this module
+    from . import _schema
     return _schema
 
 
@@ -46,128 +49,118 @@ def _only(d: dict, allowed, field: str) -> None:
             f" (did you mean {close[0]!r}?)" if close else f": {', '.join(sorted(allowed))}"))
 
 
-def _mk():
-    from pydantic import BaseModel
+class Eligibility(BaseModel):
+    """Who enters a phase: everyone still in the study, or those meeting a criterion on the rated scale at the
+    phase's start (``responders``: at most half the study baseline; ``remitters``: at or below the scale's
+    remission score), optionally a stable criterion (score <= ``at_most`` at ``visits`` of the last ``of_last``
+    visits ``every`` apart, the last at the phase's start)."""
 
-    S = _models()
+    model_config = _CFG
+    who: Literal[WHO] = "all"
+    scale: str = "hamd17"
+    at_most: float | None = None
+    visits: int | None = None
+    of_last: int | None = None
+    every: float = WEEK
 
-    class Eligibility(BaseModel):
-        """Who enters a phase: everyone still in the study, or those meeting a criterion on the rated scale at the
-        phase's start (``responders``: at most half the study baseline; ``remitters``: at or below the scale's
-        remission score), optionally a stable criterion (score <= ``at_most`` at ``visits`` of the last ``of_last``
-        visits ``every`` apart, the last at the phase's start)."""
+    def check_times(self, t0: float) -> list[float]:
+        """The visit times (s) the criterion reads, the last at ``t0``."""
+        n = self.of_last or 1
+        return [t0 - k * self.every for k in range(n)][::-1]
 
-        model_config = S._CFG
-        who: Literal[WHO] = "all"
-        scale: str = "hamd17"
-        at_most: float | None = None
-        visits: int | None = None
-        of_last: int | None = None
-        every: float = WEEK
+class Phase(BaseModel):
+    """A phase of a trial: from ``start`` for ``duration`` (s), with one treatment list or randomised arms."""
 
-        def check_times(self, t0: float) -> list[float]:
-            """The visit times (s) the criterion reads, the last at ``t0``."""
-            n = self.of_last or 1
-            return [t0 - k * self.every for k in range(n)][::-1]
+    model_config = _CFG
+    name: str
+    start: float
+    duration: float
+    treatments: tuple[Treatment, ...] | None = None
+    arms: tuple[tuple[str, tuple[Treatment, ...]], ...] | None = None
+    eligible: Eligibility = Eligibility()
 
-    class Phase(BaseModel):
-        """A phase of a trial: from ``start`` for ``duration`` (s), with one treatment list or randomised arms."""
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
 
-        model_config = S._CFG
-        name: str
-        start: float
-        duration: float
-        treatments: tuple[S.Treatment, ...] | None = None
-        arms: tuple[tuple[str, tuple[S.Treatment, ...]], ...] | None = None
-        eligible: Eligibility = Eligibility()
+    def branches(self) -> list[tuple[str, tuple]]:
+        """(label, treatments relative to the phase start) for each way through the phase."""
+        if self.arms is not None:
+            return [(f"{self.name}/{a}", trs) for a, trs in self.arms]
+        return [(self.name, self.treatments or ())]
 
-        @property
-        def end(self) -> float:
-            return self.start + self.duration
+class Condition(BaseModel):
+    """When a rule is evaluated and what it asks of the rated score there."""
 
-        def branches(self) -> list[tuple[str, tuple]]:
-            """(label, treatments relative to the phase start) for each way through the phase."""
-            if self.arms is not None:
-                return [(f"{self.name}/{a}", trs) for a, trs in self.arms]
-            return [(self.name, self.treatments or ())]
+    model_config = _CFG
+    at: tuple[float, ...] | None = None
+    every: float | None = None
+    start: float = 0.0
+    until: float | None = None
+    scale: str = "hamd17"
+    status: Literal[STATUS] | None = None
+    at_least: float | None = None
+    at_most: float | None = None
+    change_at_least: float | None = None
+    change_at_most: float | None = None
+    level: int | None = None           # only patients at this treatment level
 
-    class Condition(BaseModel):
-        """When a rule is evaluated and what it asks of the rated score there."""
+    def times(self, duration: float) -> list[float]:
+        """Evaluation times (s) within (0, duration)."""
+        if self.at is not None:
+            return [t for t in self.at if 0 < t < duration]
+        end = duration if self.until is None else min(self.until, duration)
+        first = self.start if self.start > 0 else self.every
+        out, k = [], 0
+        while first + k * self.every <= end + 1e-6 and first + k * self.every < duration:
+            out.append(first + k * self.every)
+            k += 1
+        return out
 
-        model_config = S._CFG
-        at: tuple[float, ...] | None = None
-        every: float | None = None
-        start: float = 0.0
-        until: float | None = None
-        scale: str = "hamd17"
-        status: Literal[STATUS] | None = None
-        at_least: float | None = None
-        at_most: float | None = None
-        change_at_least: float | None = None
-        change_at_most: float | None = None
-        level: int | None = None           # only patients at this treatment level
+class Action(BaseModel):
+    """What a rule does when it fires (times in its treatments count from the firing)."""
 
-        def times(self, duration: float) -> list[float]:
-            """Evaluation times (s) within (0, duration)."""
-            if self.at is not None:
-                return [t for t in self.at if 0 < t < duration]
-            end = duration if self.until is None else min(self.until, duration)
-            first = self.start if self.start > 0 else self.every
-            out, k = [], 0
-            while first + k * self.every <= end + 1e-6 and first + k * self.every < duration:
-                out.append(first + k * self.every)
-                k += 1
-            return out
+    model_config = _CFG
+    kind: Literal[ACTIONS]
+    treatments: tuple[Treatment, ...] = ()
+    drugs: tuple[str, ...] = ()        # stop / change_dose / taper: which drugs (empty: every treatment)
+    dose: float | None = None          # change_dose: kg (None: unchanged)
+    every: float | None = None         # change_dose: s (None: unchanged)
+    over: float | None = None          # taper: s
+    options: tuple[tuple[str, "Action"], ...] = ()
 
-    class Action(BaseModel):
-        """What a rule does when it fires (times in its treatments count from the firing)."""
+class Rule(BaseModel):
+    """A per-patient decision at visits: ``when`` the condition holds, ``then`` the action; at most ``times``
+    firings per patient; a firing that switches, adds or randomises starts the patient's next level."""
 
-        model_config = S._CFG
-        kind: Literal[ACTIONS]
-        treatments: tuple[S.Treatment, ...] = ()
-        drugs: tuple[str, ...] = ()        # stop / change_dose / taper: which drugs (empty: every treatment)
-        dose: float | None = None          # change_dose: kg (None: unchanged)
-        every: float | None = None         # change_dose: s (None: unchanged)
-        over: float | None = None          # taper: s
-        options: tuple[tuple[str, "Action"], ...] = ()
+    model_config = _CFG
+    name: str
+    when: Condition
+    then: Action
+    times: int = 1
 
-    class Rule(BaseModel):
-        """A per-patient decision at visits: ``when`` the condition holds, ``then`` the action; at most ``times``
-        firings per patient; a firing that switches, adds or randomises starts the patient's next level."""
+    @property
+    def starts_level(self) -> bool:
+        return self.then.kind in ("switch", "add", "randomise")
 
-        model_config = S._CFG
-        name: str
-        when: Condition
-        then: Action
-        times: int = 1
+class RelapseEndpoint(BaseModel):
+    """Relapse: ``consecutive`` visits ``visits`` apart with the rated score at or above ``at_least``, counted
+    from the start of ``phase`` (default: the last phase, or the whole study)."""
 
-        @property
-        def starts_level(self) -> bool:
-            return self.then.kind in ("switch", "add", "randomise")
-
-    class RelapseEndpoint(BaseModel):
-        """Relapse: ``consecutive`` visits ``visits`` apart with the rated score at or above ``at_least``, counted
-        from the start of ``phase`` (default: the last phase, or the whole study)."""
-
-        model_config = S._CFG
-        scale: str = "hamd17"
-        at_least: float = 16.0
-        consecutive: int = 2
-        visits: float = 2 * WEEK
-        phase: str | None = None
-
-    Action.model_rebuild()
-    return Eligibility, Phase, Condition, Action, Rule, RelapseEndpoint
+    model_config = _CFG
+    scale: str = "hamd17"
+    at_least: float = 16.0
+    consecutive: int = 2
+    visits: float = 2 * WEEK
+    phase: str | None = None
 
 
-_CACHE: dict = {}
+Action.model_rebuild()
 
 
 def models():
-    """The design models (built once the schema module is importable)."""
-    if not _CACHE:
-        _CACHE["m"] = _mk()
-    return _CACHE["m"]
+    """The design models: Eligibility, Phase, Condition, Action, Rule, RelapseEndpoint."""
+    return Eligibility, Phase, Condition, Action, Rule, RelapseEndpoint
 
 
 # -- parsing -------------------------------------------------------------------------------------------------------
