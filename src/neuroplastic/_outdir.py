@@ -29,6 +29,7 @@ OUTPUTS: dict[str, tuple[frozenset, tuple[str, ...]]] = {
     "power": (frozenset({"power.json", "power.png"}), ()),
     "calibrate": (frozenset(), ("plasticity-v*.yaml", "monoamine-v*.yaml", ".*-seed*-*.journal.jsonl")),
     "identifiability": (frozenset({"identifiability.json"}), ()),
+    "twin": (frozenset({"posterior.nc", "record.yaml", "fit.json", "forecast.json", "forecast.png"}), ()),
 }
 # commands that replace a folder of their own output without --overwrite (default folder names, regenerated);
 # calibrate only adds a new version beside the earlier sets, never replaces one

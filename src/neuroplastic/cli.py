@@ -501,6 +501,157 @@ def power(trial: Path = typer.Argument(..., help="trial scenario YAML (with arms
     _guard(go)
 
 
+twin_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                       help="A patient's digital twin: fit a record's ratings, forecast each next treatment.")
+app.add_typer(twin_app, name="twin")
+
+
+def _twin_records(path: Path):
+    """(name, Record) for a record file, or for every .yaml/.yml/.csv record in a folder (sorted by name)."""
+    from .twin import load_record
+    if path.is_dir():
+        files = sorted(f for f in path.iterdir() if f.suffix.lower() in (".yaml", ".yml", ".csv") and f.is_file())
+        if not files:
+            from .errors import ScenarioError
+            raise ScenarioError("RECORD", str(path), "a record file (.yaml, .csv) or a folder holding some")
+        out = []
+        for f in files:
+            try:
+                out.append((f.stem, load_record(f)))
+            except Exception as exc:
+                from .errors import ScenarioError
+                if isinstance(exc, ScenarioError):
+                    raise exc.__class__(f"{f.name}: {exc.field}", exc.value, exc.allowed) from None
+                raise
+        return out
+    if not path.exists():
+        from .errors import ScenarioError
+        raise ScenarioError("RECORD", str(path), "an existing record file (.yaml, .csv) or folder")
+    return [(path.stem, load_record(path))]
+
+
+@twin_app.command("fit")
+def twin_fit(record: Path = typer.Argument(..., help="record file (.yaml or .csv), or a folder of them (batch)"),
+             out_dir: Path = typer.Option(..., "--out", help="folder for posterior.nc, record.yaml, fit.json (a batch: one subfolder per record)"),
+             particles: int = typer.Option(2000, "--particles", help="posterior particles per record"),
+             seed: int = typer.Option(0, "--seed", help="random seed (the same seed gives the same posterior)"),
+             workers: Optional[int] = typer.Option(None, "--workers", help="batch: fit on a local Dask cluster of N worker processes"),
+             scheduler: Optional[str] = typer.Option(None, "--scheduler", help="batch: fit on an existing Dask scheduler"),
+             overwrite: bool = typer.Option(False, "--overwrite", help="replace an earlier fit in --out")):
+    """Fit the posterior over a patient's traits given the record's ratings (sequential Monte Carlo)."""
+    def go():
+        from .errors import ScenarioError
+        if not 50 <= particles <= 100_000:
+            raise ScenarioError("--particles", particles, "a number of particles from 50 to 100,000")
+        if workers is not None and workers < 1:
+            raise ScenarioError("--workers", workers, "a positive number of worker processes")
+        recs = _twin_records(record)
+        batch = record.is_dir()
+        if not batch:
+            _check_out(out_dir, "twin", overwrite=overwrite)
+        elif out_dir.exists():
+            _check_out(out_dir, "twin", overwrite=overwrite) if not any(out_dir.iterdir()) else None
+            for sub in out_dir.iterdir():
+                if not sub.is_dir():
+                    _fail(f"--out: {str(out_dir)!r} is not allowed; it holds files twin fit did not write ({sub.name})")
+                _check_out(sub, "twin", overwrite=overwrite)
+        from .twin import save
+        twins = _fit_records([r for _, r in recs], particles, seed, workers, scheduler)
+
+        def write(folder):
+            if batch:
+                for (name, _), tw in zip(recs, twins):
+                    save(tw, folder / name)
+            else:
+                save(twins[0], folder)
+        if batch:
+            _staged(out_dir, write)
+        else:
+            _staged(out_dir, write)
+        for (name, _), tw in zip(recs, twins):
+            st = tw.trait_summary()["stress_load"]
+            out.print(f"{name}: {len(tw.g)} particles, tempering steps {len(tw.diagnostics['steps'])}, "
+                      f"min ESS {min(x['ess_before_resampling'] for x in tw.diagnostics['steps']):.0f}; "
+                      f"stress load {st['median']:.2f} [{st['q10']:.2f}, {st['q90']:.2f}]",
+                      highlight=False, markup=False, soft_wrap=True)
+        out.print(f"wrote {out_dir}", highlight=False, markup=False)
+    _guard(go)
+
+
+def _fit_job(job):
+    from .twin import fit_many
+    recs, positions, particles, seed = job
+    return fit_many(recs, particles=particles, seed=seed, positions=positions)
+
+
+def _fit_records(recs, particles, seed, workers, scheduler):
+    """Every record's twin: in-process as one batch, or split over Dask workers (the same numbers: each record's
+    random streams are keyed by its position in the batch)."""
+    from .twin import fit_many
+    if not workers and scheduler is None:
+        return fit_many(recs, particles=particles, seed=seed)
+    from .engine._backends import executor
+    n = max(1, workers or 2)
+    parts = [list(range(i, len(recs), n)) for i in range(min(n, len(recs)))]
+    out: list = [None] * len(recs)
+    with executor(workers, scheduler, 0) as imap:
+        for idx, res in zip(parts, imap(_fit_job, [([recs[i] for i in idx], idx, particles, seed) for idx in parts])):
+            for i, tw in zip(idx, res):
+                out[i] = tw
+    return out
+
+
+@twin_app.command("forecast")
+def twin_forecast(fit_dir: Path = typer.Argument(..., help="folder written by 'neuroplastic twin fit'"),
+                  option: list[str] = typer.Option(..., "--option", help="NAME=FILE.yaml (a list of treatments from the last rating), or continue"),
+                  horizon: str = typer.Option("12 weeks", "--horizon", help="how far after the last rating"),
+                  every: str = typer.Option("2 weeks", "--every", help="forecast visits this far apart"),
+                  seed: Optional[int] = typer.Option(None, "--seed", help="seed of the predictive rater noise (default: the fit's)")):
+    """Forecast each option: predictive median and 50/80/95% bands per scale, P(response), P(remission), P(relapse)."""
+    def go():
+        from .errors import ScenarioError
+        from .scenario._schema import _time
+        from .scenario._yaml import load_yaml, read_text
+        from .twin import load, parse_option
+        h = _time(horizon, "--horizon", positive=True)
+        e = _time(every, "--every", positive=True)
+        if h > 5 * 365.25 * 86400:
+            raise ScenarioError("--horizon", horizon, "at most 5 years")
+        tw = load(fit_dir)
+        opts = {}
+        for o in option:
+            name, sep, file = o.partition("=")
+            name = name.strip()
+            if not name:
+                raise ScenarioError("--option", o, "NAME=FILE.yaml or continue")
+            if name in opts:
+                raise ScenarioError("--option", o, "distinct option names")
+            if not sep or file.strip() == "continue":
+                if name != "continue" and not sep:
+                    raise ScenarioError("--option", o, "NAME=FILE.yaml (a list of treatments) or continue")
+                opts[name] = None
+                continue
+            f = Path(file)
+            if not f.is_file():
+                raise ScenarioError(f"--option {name}", file, "an existing YAML file with a list of treatments")
+            opts[name] = parse_option(load_yaml(read_text(f)), f"--option {name}", h)
+        fc = tw.forecast(opts, horizon=h, every=e, seed=seed)
+        from .results._result import dumps_summary
+        tmp = fit_dir / ".forecast.json.tmp"
+        tmp.write_text(dumps_summary(fc))
+        tmp.replace(fit_dir / "forecast.json")
+        from .twin._figures import forecast_figure
+        forecast_figure(tw, fc, fit_dir / "forecast.png")
+        for ob in fc["options"]:
+            s = ob["scales"]
+            sc = tw.record.ratings[0].scale
+            out.print(f"{ob['name']}: {sc} at day {ob['days'][-1]:g} median {s[sc]['median'][-1]:g} "
+                      f"[80%: {s[sc]['q10'][-1]:g}-{s[sc]['q90'][-1]:g}], P(response) {ob['p_response'][sc]:.0%}, "
+                      f"P(remission) {ob['p_remission'][sc]:.0%}", highlight=False, markup=False, soft_wrap=True)
+        out.print(f"wrote {fit_dir}/forecast.json, forecast.png", highlight=False, markup=False)
+    _guard(go)
+
+
 def main():
     """The ``neuroplastic`` command. Usage errors (an unknown option, ``--workers abc``) are one line on stderr
     with exit code 2, like every other refusal, instead of Click's multi-line usage box."""
