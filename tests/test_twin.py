@@ -143,3 +143,22 @@ def test_twin_cli_round_trip_and_one_line_errors(tmp_path):
     assert not (tmp_path / "g").exists()
     p = run("forecast", str(tmp_path / "f"), "--option", "raise")
     assert p.returncode == 2 and "NAME=FILE.yaml" in p.stderr
+
+
+def test_batch_folder_on_dask_workers_gives_the_in_process_posterior(tmp_path):
+    from neuroplastic.cli import _fit_records
+    recs = [rec([24, 21, 18, 17]), rec([26, 15, 10, 8]), rec([22, 22, 20, 19])]
+    local = _fit_records(recs, 60, 4, None, None)
+    dask = _fit_records(recs, 60, 4, 2, None)
+    for a, b in zip(local, dask):
+        np.testing.assert_array_equal(a.g, b.g)
+
+
+def test_forecast_ranks_the_options_and_carries_the_fit():
+    tw = twin.fit(rec([24, 21, 18, 17]), particles=100, seed=1)
+    fc = tw.forecast({"continue": None, "stop": []}, horizon="6 weeks", every="3 weeks")
+    rk = fc["ranking"]
+    assert rk["scale"] == "hamd17" and {o["name"] for o in rk["options"]} == {"continue", "stop"}
+    p = [o["p_remission"] for o in rk["options"]]
+    assert p == sorted(p, reverse=True)
+    assert fc["fit"]["days"][:4] == [0.0, 7.0, 14.0, 21.0] and len(fc["fit"]["scales"]["hamd17"]["median"]) == len(fc["fit"]["days"])

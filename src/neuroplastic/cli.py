@@ -648,6 +648,9 @@ def twin_forecast(fit_dir: Path = typer.Argument(..., help="folder written by 'n
             out.print(f"{ob['name']}: {sc} at day {ob['days'][-1]:g} median {s[sc]['median'][-1]:g} "
                       f"[80%: {s[sc]['q10'][-1]:g}-{s[sc]['q90'][-1]:g}], P(response) {ob['p_response'][sc]:.0%}, "
                       f"P(remission) {ob['p_remission'][sc]:.0%}", highlight=False, markup=False, soft_wrap=True)
+        rk = fc["ranking"]
+        out.print(f"ranking by {rk['by']} ({rk['scale']}): " + ", ".join(o["name"] for o in rk["options"]),
+                  highlight=False, markup=False, soft_wrap=True)
         out.print(f"wrote {fit_dir}/forecast.json, forecast.png", highlight=False, markup=False)
     _guard(go)
 

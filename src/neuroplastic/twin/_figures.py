@@ -27,6 +27,10 @@ def forecast_figure(tw, fc: dict, path: Path) -> None:
             line, = ax.plot(days, med, "-", label=f"{o['name']}: P(response) {o['p_response'][s]:.0%}")
             ax.fill_between(o["days"], q["q10"], q["q90"], color=line.get_color(), alpha=0.15)
             ax.fill_between(o["days"], q["q25"], q["q75"], color=line.get_color(), alpha=0.25)
+        fit = fc.get("fit", {}).get("scales", {}).get(s)
+        if fit:
+            ax.fill_between(fc["fit"]["days"], fit["q10"], fit["q90"], color="k", alpha=0.12, label="fit (80%)")
+            ax.plot(fc["fit"]["days"], fit["median"], "k-", lw=1)
         ax.plot(d, y, "ko", label="record")
         base = rec.baseline(s)
         ax.axhline(base / 2, ls=":", c="gray", label="response (50% of baseline)")

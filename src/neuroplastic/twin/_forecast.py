@@ -81,19 +81,31 @@ def _forecast_group(twins, options, horizon, every, seed):
     pts = Patients(*[np.concatenate([getattr(p, f) for p in parts]) for f in Patients.__dataclass_fields__])
     sc = rec0.scenario.model_copy(update={"duration": end})
     all_days = np.concatenate([[0.0], f_days])
+    # the fit over the record's period: weekly and at each rating day (the same for every option)
+    h_days = np.asarray(sorted({float(d) for d in np.arange(0.0, rec0.last_day + 1e-9, 7.0)}
+                               | {r.day for tw in twins for r in tw.record.ratings}))
     outs = [{"record_last_day": tw.record.last_day, "horizon_days": horizon / DAY, "every_days": every / DAY,
              "particles": int(k), "options": []} for tw, k in zip(twins, Ks)]
     for name, opt in options.items():
         trs = option_treatments(rec0, opt, t_last, end)
-        run = run_arm(sc, trs, pts, params, out_times=sorted({0.0, t_last} | {d * DAY for d in f_days}),
+        run = run_arm(sc, trs, pts, params, out_times=sorted({0.0, t_last} | {d * DAY for d in f_days}
+                                                              | {d * DAY for d in h_days}),
                       keep=[f"{s}_expected" for s in SCALES])
         rows = [int(np.argmin(np.abs(run.time - d * DAY))) for d in all_days]
+        hrows = [int(np.argmin(np.abs(run.time - d * DAY))) for d in h_days]
         a = 0
         for tw, k, out in zip(twins, Ks, outs):
             sl = slice(a, a + k)
             a += k
             rec = tw.record
             sd = tw.seed if seed is None else seed
+            if "fit" not in out:   # the posterior's rated scores over the record's period
+                fit = {"days": h_days.tolist(), "scales": {}}
+                for s in SCALES:
+                    e = run.observed[f"{s}_expected"][hrows][:, sl]
+                    obs = observed_scores({s: e}, params, sd * 1000 + _STREAM_NOISE + 1, np.arange(k), h_days)[s]
+                    fit["scales"][s] = {key: np.quantile(obs, v, axis=1).tolist() for key, v in QUANTILES.items()}
+                out["fit"] = fit
             block = {"name": name, "days": f_days.tolist(), "scales": {}, "p_response": {}, "p_remission": {},
                      "p_relapse": {}}
             for s in SCALES:
@@ -113,4 +125,12 @@ def _forecast_group(twins, options, horizon, every, seed):
                 else:
                     block["p_relapse"][s] = None   # not responding at the last rating: nothing to relapse from
             out["options"].append(block)
+    for tw, out in zip(twins, outs):   # options by P(remission), then P(response), on the record's first scale
+        s0 = tw.record.ratings[0].scale
+        order = sorted(out["options"], key=lambda o: (-o["p_remission"][s0], -o["p_response"][s0],
+                                                       o["scales"][s0]["median"][-1]))
+        out["ranking"] = {"scale": s0, "by": "P(remission), then P(response), then the median at the horizon",
+                          "options": [{"name": o["name"], "p_remission": o["p_remission"][s0],
+                                       "p_response": o["p_response"][s0],
+                                       "median_at_horizon": o["scales"][s0]["median"][-1]} for o in order]}
     return outs
