@@ -385,3 +385,9 @@ def test_bad_design_through_the_command_line_is_one_line(tmp_path):
     lines = [x for x in p.stderr.splitlines() if x.strip()]
     assert len(lines) == 1 and "phases[1].eligible.who" in lines[0]
     assert not (tmp_path / "o").exists()
+
+
+def test_same_numbers_on_dask_workers(rules):
+    again = npl.simulate(RULES, workers=2).dataset
+    for v in ("hamd17", "arm_at_time", "level", "rule_fired_day"):
+        np.testing.assert_array_equal(again[v].values, rules.dataset[v].values)

@@ -226,6 +226,9 @@ def simulate(scenario: Path = typer.Argument(..., help="scenario YAML file"),
                 raise ScenarioError("--keep", keep, "full, visits or auto")
             if workers is not None and workers < 1:
                 raise ScenarioError("--workers", workers, "a positive number of worker processes")
+            if resume and sc.is_design:
+                raise ScenarioError("--resume", True, "a fixed-arm cohort (a design with phases, rules or dropout "
+                                    "decides as it runs and is not checkpointed; run it again)")
             if scheduler is not None and not scheduler.startswith(("tcp://", "tls://", "inproc://", "ws://")):
                 raise ScenarioError("--scheduler", scheduler, "a Dask scheduler address such as tcp://127.0.0.1:8786")
             from ._api import _check_budget  # refuse a run over the resource budget before anything is touched
