@@ -159,9 +159,18 @@ def test_switch_replaces_the_drug_and_augmentation_adds_one(rules):
     assert [x["level"] for x in levels] == [1, 2] and levels[1]["entered"] == int((sw | au).sum())
 
 
-def test_same_numbers_whatever_the_chunking(monkeypatch, rules):
-    monkeypatch.setenv("NEUROPLASTIC_CHUNK", "7")
-    again = npl.simulate(RULES).dataset
+@pytest.mark.parametrize("split", ["chunks of 7", "process pool", "dask workers"])
+def test_same_numbers_however_the_work_is_split(split, monkeypatch, rules):
+    """Rules included: any chunking or back end gives the numbers of the one-chunk, in-process run."""
+    kw = {}
+    if split == "chunks of 7":
+        monkeypatch.setenv("NEUROPLASTIC_CHUNK", "7")
+    elif split == "process pool":
+        monkeypatch.setenv("NEUROPLASTIC_POOL_MIN", "1")
+        monkeypatch.setenv("NEUROPLASTIC_CHUNK", "10")
+    else:
+        kw["workers"] = 2
+    again = npl.simulate(RULES, **kw).dataset
     for v in ("hamd17", "hamd17_expected", "arm_at_time", "level", "rule_fired_day"):
         np.testing.assert_array_equal(again[v].values, rules.dataset[v].values)
 
@@ -341,14 +350,6 @@ phases:
     assert 0 < expect.sum() < 40
 
 
-def test_same_numbers_in_a_process_pool(monkeypatch, rules):
-    monkeypatch.setenv("NEUROPLASTIC_POOL_MIN", "1")
-    monkeypatch.setenv("NEUROPLASTIC_CHUNK", "10")
-    again = npl.simulate(RULES).dataset
-    for v in ("hamd17", "hamd17_expected", "arm_at_time", "level", "rule_fired_day"):
-        np.testing.assert_array_equal(again[v].values, rules.dataset[v].values)
-
-
 def test_change_dose_can_change_the_interval():
     sc = parse_scenario("""
 duration: 8 weeks
@@ -386,8 +387,3 @@ def test_bad_design_through_the_command_line_is_one_line(tmp_path):
     assert len(lines) == 1 and "phases[1].eligible.who" in lines[0]
     assert not (tmp_path / "o").exists()
 
-
-def test_same_numbers_on_dask_workers(rules):
-    again = npl.simulate(RULES, workers=2).dataset
-    for v in ("hamd17", "arm_at_time", "level", "rule_fired_day"):
-        np.testing.assert_array_equal(again[v].values, rules.dataset[v].values)
