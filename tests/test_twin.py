@@ -3,6 +3,8 @@ not depend on which records share its runs; on synthetic patients drawn from the
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -100,6 +102,8 @@ def test_a_baseline_only_record_gives_the_population_forecast():
     assert abs((o["q90"][-1] - o["q10"][-1]) - np.subtract(*np.quantile(pop[near, 2], [0.9, 0.1]))) <= 3
 
 
+@pytest.mark.skipif(not os.environ.get("NEUROPLASTIC_SLOW"),
+                    reason="50 synthetic patients (~1 min): set NEUROPLASTIC_SLOW=1 (kept out of CI for its time)")
 def test_honest_bands_on_synthetic_patients():
     """50 patients drawn from the model (known traits, rated with rater noise): fitted on weeks 0-4, the 80% band
     holds 70-90% of the true ratings of weeks 6-12, and the twin's median absolute error is at most 80% of the
