@@ -10,6 +10,7 @@ import xarray as xr
 
 from .._units import DAY
 from ..mood.scales import SCALES, remission, response
+from ..trials._adaptive import endpoint_window
 from ._trial_stats import hazard_ratio, km_at, km_curve, km_median
 
 
@@ -74,14 +75,10 @@ def endpoint_events(sc, ds, cohorts, ep):
     Relapse is the first of ``consecutive`` visits ``ep.visits`` apart from the start of the followed period at
     which the rated score is at least ``ep.at_least``; a patient leaving the study is censored at the last visit
     before leaving. Only patients in the study at the period's start are followed."""
-    from ..trials._adaptive import endpoint_window
+    from ..trials._adaptive import endpoint_visits, endpoint_window
 
     a, b = endpoint_window(sc, ep)
-    visits = []
-    k = 1
-    while a + k * ep.visits <= b + 1e-6:
-        visits.append(a + k * ep.visits)
-        k += 1
+    visits = endpoint_visits(sc, ep)
     t = ds["time"].values * DAY
     rows = [int(np.argmin(np.abs(t - v))) for v in visits]
     out_d, out_e, out_f = [], [], []
@@ -190,11 +187,6 @@ def design_summary(sc, ds, cohorts) -> dict:
     if sc.dropout is not None:
         out["dropout"] = dropout_analyses(sc, ds, cohorts)
     return out
-
-
-def endpoint_window(sc, ep):
-    from ..trials._adaptive import endpoint_window as w
-    return w(sc, ep)
 
 
 def _levels(sc, ds, cohorts) -> dict:

@@ -194,7 +194,7 @@ def parse_eligible(raw: Any, field: str):
     return S._validate(Eligibility, out, field)
 
 
-def parse_phases(raw: Any, doc: dict, unsafe: bool) -> tuple:
+def parse_phases(raw: Any, unsafe: bool) -> tuple:
     """Parse ``phases:`` into Phase models on the scenario clock (each starts where the previous ends)."""
     Phase = models()[1]
     S = _models()

@@ -711,7 +711,7 @@ def _build(doc: Any) -> Scenario:
         for k in ("treatments", "arms"):
             if k in doc:
                 raise ScenarioError(k, "...", "treatments and arms inside each phase when 'phases' is given")
-        phases = _design.parse_phases(doc["phases"], doc, doc.get("allow_unsafe") is True)
+        phases = _design.parse_phases(doc["phases"], doc.get("allow_unsafe") is True)
         total = phases[-1].end
         if "duration" in doc and abs(_time(doc["duration"], "duration", positive=True) - total) > 1e-6:
             raise ScenarioError("duration", doc["duration"], f"the phases' total ({total / DAY:g} days), or no duration")
@@ -850,19 +850,19 @@ def _check_changed_doses(sc: "Scenario") -> None:
     labelled limits (checked before any work; the run checks the schedule it actually changes again)."""
     if sc.allow_off_label:
         return
-    every_list = [t for _, trs in (sc.arm_list() if sc.phases is None else []) for t in trs]
+    schedules = [t for _, trs in (sc.arm_list() if sc.phases is None else []) for t in trs]
     for ph in sc.phases or ():
-        every_list += [t for _, trs in ph.branches() for t in trs]
+        schedules += [t for _, trs in ph.branches() for t in trs]
     for r in sc.rules:
         acts = [r.then] if r.then.kind != "randomise" else [a for _, a in r.then.options]
         for a in acts:
-            every_list += list(a.treatments)
+            schedules += list(a.treatments)
     weights = _dose_check_weights(sc)
     for i, r in enumerate(sc.rules):
         if r.then.kind != "change_dose":
             continue
         a = r.then
-        for t in every_list:
+        for t in schedules:
             d = t.drug
             if d is None or d.drug != a.drugs[0] or d.every is None or d.allow_off_label:
                 continue

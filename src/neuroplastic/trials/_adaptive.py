@@ -74,12 +74,15 @@ def output_times(sc, base) -> list[float]:
         if el.at_most is not None:
             t.update(x for x in el.check_times(ph.start) if x >= 0)
     for ep in (sc.endpoints or {}).values():
-        a, b = endpoint_window(sc, ep)
-        k = 1
-        while a + k * ep.visits <= b + 1e-6:
-            t.add(a + k * ep.visits)
-            k += 1
+        t.update(endpoint_visits(sc, ep))
     return sorted(x for x in t if x <= sc.duration + 1e-6)
+
+
+def endpoint_visits(sc, ep) -> list[float]:
+    """The endpoint's visit times (s): every ``ep.visits`` after the start of its followed period, to its end."""
+    a, b = endpoint_window(sc, ep)
+    n = int(np.floor((b - a) / ep.visits + 1e-9))
+    return [a + k * ep.visits for k in range(1, n + 1)]
 
 
 def endpoint_window(sc, ep) -> tuple[float, float]:
@@ -164,7 +167,7 @@ def run_design(sc, params, *, frozen=(), progress=None, out_times=None, chunk=No
         if what == "end":
             break
         for c in cohorts:
-            _decide(sc, params, c, t, times)
+            _decide(sc, params, c, t)
     run_stale()
     patients = {c.name: c.patients for c in cohorts}
     runs = {c.name: _assemble(c, times) for c in cohorts}
@@ -244,11 +247,18 @@ def rated(sc, params, c: Cohort, scale: str, t_list) -> np.ndarray:
     return out
 
 
-def _status(sc, params, c, scale, t, what):
+def _status(x, b, scale, what) -> np.ndarray:
+    """Whether each rated score ``x`` (baseline ``b``) is ``what``: responded, not_responded, remitted, not_remitted."""
+    if what in ("responded", "not_responded"):
+        hit = response(x, b)
+    else:
+        hit = remission(x, scale)
+    return ~hit if what.startswith("not_") else hit
+
+
+def _status_at(sc, params, c, scale, t, what) -> np.ndarray:
     s = rated(sc, params, c, scale, [0.0, t])
-    b, x = s[:, 0], s[:, 1]
-    return {"responded": response(x, b), "not_responded": ~response(x, b),
-            "remitted": remission(x, scale), "not_remitted": ~remission(x, scale)}[what], b, x
+    return _status(s[:, 1], s[:, 0], scale, what)
 
 
 def _phase_at(sc, t):
@@ -257,7 +267,7 @@ def _phase_at(sc, t):
     return next((p for p in sc.phases if p.start <= t < p.end), sc.phases[-1])
 
 
-def _decide(sc, params, c: Cohort, t: float, times) -> None:
+def _decide(sc, params, c: Cohort, t: float) -> None:
     # a phase starting at t: eligibility among those in the study, then allocation
     if sc.phases is not None:
         for k, ph in enumerate(sc.phases):
@@ -268,11 +278,11 @@ def _decide(sc, params, c: Cohort, t: float, times) -> None:
                 s = rated(sc, params, c, el.scale, [x for x in el.check_times(t) if x >= 0])
                 ok = (s <= el.at_most).sum(axis=1) >= el.visits
                 if el.who != "all":
-                    ok &= _status(sc, params, c, el.scale, t, _WHO[el.who])[0]
+                    ok &= _status_at(sc, params, c, el.scale, t, _WHO[el.who])
             elif el.who == "all":
                 ok = np.ones(c.patients.n, bool)
             else:
-                ok = _status(sc, params, c, el.scale, t, _WHO[el.who])[0]
+                ok = _status_at(sc, params, c, el.scale, t, _WHO[el.who])
             ok &= c.in_study
             c.eligible[ph.name] = ok
             leave = c.in_study & ~ok
@@ -292,8 +302,7 @@ def _decide(sc, params, c: Cohort, t: float, times) -> None:
         b, x = s[:, 0], s[:, 1]
         hit = c.in_study & (c.fired[rule.name] < rule.times)
         if w.status is not None:
-            hit &= {"responded": response(x, b), "not_responded": ~response(x, b),
-                    "remitted": remission(x, w.scale), "not_remitted": ~remission(x, w.scale)}[w.status]
+            hit &= _status(x, b, w.scale, w.status)
         if w.level is not None:
             hit &= np.array([L[-1][1] == w.level for L in c.levels])
         if w.at_least is not None:
