@@ -339,12 +339,17 @@ def tms(protocol: str = typer.Option(..., "--protocol", help="1hz | 5hz | 10hz |
         train_duration: Optional[str] = typer.Option(None, "--train-duration", help="custom protocols, e.g. '4 s'"),
         inter_train_interval: Optional[str] = typer.Option(None, "--inter-train-interval", help="custom protocols, e.g. '26 s'"),
         coil: str = typer.Option("figure8", "--coil", help="figure8 | round"),
-        target: str = typer.Option("dlpfc", "--target", help="dlpfc | motor"),
+        target: str = typer.Option("5cm", "--target", help="5cm | beam_f3 | sgacc_anticorrelated | mni:X,Y,Z (mm) | motor"),
+        motor_depth: Optional[str] = typer.Option(None, "--motor-depth", help="the patient's scalp-to-motor-cortex distance, e.g. '18 mm' (default the median)"),
+        target_depth: Optional[str] = typer.Option(None, "--target-depth", help="the patient's scalp-to-target distance, e.g. '22 mm' (default the median)"),
+        adjust: str = typer.Option("none", "--adjust", help="none | stokes (distance-adjusted motor threshold)"),
         as_json: bool = typer.Option(False, "--json", help="print JSON")):
-    """One TMS session without a scenario: field at the target, early plasticity and its after-effect."""
+    """One TMS session without a scenario: where it lands, the field at the patient's target, early plasticity and
+    its after-effect, and the site's expected coupling into the dlPFC -> sgACC pathway."""
     def go():
         from .errors import ScenarioError
         from .physics.tms import session_summary
+        from ._units import to_si
         from .scenario._schema import _parse_tms
 
         doc = {"protocol": protocol, "intensity": intensity, "allow_unsafe": True}
@@ -354,11 +359,31 @@ def tms(protocol: str = typer.Option(..., "--protocol", help="1hz | 5hz | 10hz |
                 doc[k] = v
         if coil not in ("figure8", "round"):
             raise ScenarioError("--coil", coil, "figure8 or round")
-        if target not in ("dlpfc", "motor"):
-            raise ScenarioError("--target", target, "dlpfc or motor")
+        region = "motor" if target == "motor" else "dlpfc"
+        if region == "dlpfc":
+            t = target.strip()
+            if t.lower().startswith("mni:"):
+                parts = [x for x in t[4:].strip(" []").split(",") if x.strip()]
+                try:
+                    doc["target"] = {"mni": [float(x) for x in parts]}
+                except ValueError:
+                    raise ScenarioError("--target", target, "mni:X,Y,Z with three numbers in mm, e.g. mni:-38,44,26") from None
+            else:
+                doc["target"] = t
+        if adjust not in ("none", "stokes"):
+            raise ScenarioError("--adjust", adjust, "none or stokes")
+        depths = {}
+        for name, v in (("--motor-depth", motor_depth), ("--target-depth", target_depth)):
+            if v is not None:
+                d = to_si(v, name, "m", allowed="a scalp-to-cortex distance, e.g. '18 mm'")
+                if not 5e-3 <= d <= 45e-3:
+                    raise ScenarioError(name, v, "a scalp-to-cortex distance between 5 mm and 45 mm")
+                depths[name] = d
         tr = _parse_tms(doc, "tms", allow_unsafe=True)
         custom = {k: getattr(tr, k) for k in ("frequency", "train_duration", "inter_train_interval") if getattr(tr, k) is not None}
-        s = session_summary(tr.protocol, tr.pulses, tr.intensity, coil=coil, target=target, **custom)
+        s = session_summary(tr.protocol, tr.pulses, tr.intensity, coil=coil, target=region, aim=tr.aim if region == "dlpfc" else None,
+                            motor_depth=depths.get("--motor-depth"), target_depth=depths.get("--target-depth"),
+                            adjust=adjust, **custom)
         if as_json:
             print(json.dumps(s, indent=2))
             return

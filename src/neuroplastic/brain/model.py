@@ -41,6 +41,8 @@ _VARS = [
     StateVar("ltp_early", "1", "early synaptic change of dlPFC->sgACC control (relative efficacy change)", 2 * HOUR, "plasticity.consolidation"),
     StateVar("plasticity_proteins", "1", "plasticity-related proteins (relative)", HOUR, "plasticity.consolidation"),
     StateVar("ltp_late", "1", "late (consolidated) synaptic change of dlPFC->sgACC control", 10 * DAY, "plasticity.consolidation"),
+    StateVar("tag_refractory", "1", "fraction of control synapses tagged by a recent induction, not yet potentiable again (first stage)", 15 * 60.0, "plasticity.consolidation"),
+    StateVar("tag_recovering", "1", "fraction of control synapses recovering from a recent induction (second stage)", 15 * 60.0, "plasticity.consolidation"),
     StateVar("bcm_threshold", "1", "BCM sliding modification threshold (dlPFC)", 2 * DAY, "plasticity.meta"),
     StateVar("sgacc_scaling", "1", "homeostatic scaling of sgACC excitatory drive", 3 * DAY, "plasticity.homeostatic"),
     StateVar("threshold_dlpfc", "1", "intrinsic firing-threshold shift, dlPFC", 2 * DAY, "plasticity.excitability"),
@@ -65,6 +67,7 @@ _GROUP_ATTRS = {"plasticity.receptors": "p_rec", "plasticity.bdnf": "p_bdnf", "p
 # length, one set for all patients), so they cannot take a different value per patient
 LINEAR_DECAY_PARAMETERS = ("plasticity.bdnf.protein_time", "plasticity.bdnf.creb_time",
                            "plasticity.consolidation.early_time", "plasticity.consolidation.protein_time",
+                           "plasticity.consolidation.refractory_time",
                            "plasticity.meta.time", "mood.monoamine.lag")
 
 
@@ -263,6 +266,8 @@ class BrainModel:
             d[name] = dn
         d["ltp_early"], d["plasticity_proteins"], d["ltp_late"] = consolidation.rates(
             g.p_con, v["ltp_early"], v["plasticity_proteins"], v["ltp_late"], v["bdnf"])
+        d["tag_refractory"], d["tag_recovering"] = consolidation.refractory_rates(
+            g.p_con, v["tag_refractory"], v["tag_recovering"])
         rd = f["activity_dlpfc"] / g.rq
         rs = f["activity_sgacc"] / g.rq
         d["bcm_threshold"] = meta.threshold_rate(v["bcm_threshold"], rd, g.p_meta["time"])
@@ -287,6 +292,8 @@ class BrainModel:
         i = self.layout.index
         lam[i["bdnf"]] = 1.0 / self.p_bdnf["protein_time"]
         lam[i["ltp_early"]] = 1.0 / self.p_con["early_time"]
+        lam[i["tag_refractory"]] = 1.0 / self.p_con["refractory_time"]
+        lam[i["tag_recovering"]] = 1.0 / self.p_con["refractory_time"]
         lam[i["plasticity_proteins"]] = 1.0 / self.p_con["protein_time"]
         lam[i["creb"]] = 1.0 / self.p_bdnf["creb_time"]
         lam[i["bcm_threshold"]] = 1.0 / self.p_meta["time"]
@@ -298,17 +305,19 @@ class BrainModel:
         """Apply a session's millisecond-scale result: the early change of the stimulated synapses.
 
         Metaplasticity: the BCM threshold (recent activity relative to reference) scales induction, so
-        potentiation is easier after low activity and harder after high activity (Bienenstock 1982).
+        potentiation is easier after low activity and harder after high activity (Bienenstock 1982). Synapses a
+        recent session tagged are still refractory and take no new change (Kramar 2012); the ones this session
+        tags join them (:func:`~neuroplastic.plasticity.consolidation.induce`).
         """
         if any("plasticity.consolidation".startswith(f) for f in self.frozen):
             return y
         g = self.groups(inp)
         y = y.copy()
         v = self.layout.view(y)
-        dw = episode.payload.weight_change
+        dw = np.asarray(episode.payload.weight_change, float)
         theta = np.maximum(v["bcm_threshold"], 0.05)
-        v["ltp_early"] = v["ltp_early"] + consolidation.bounded(np.where(dw > 0, dw / theta, dw * theta),
-                                                                v["ltp_early"], g.p_con["early_max"])
+        v["ltp_early"], v["tag_refractory"] = consolidation.induce(
+            g.p_con, np.where(dw > 0, dw / theta, dw * theta), v["ltp_early"], v["tag_refractory"], v["tag_recovering"])
         return y
 
     # -- baseline ------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..params import ParameterSet
 from ._calendar import Calendar, build_calendar
-from ._simulate import ArmRun, Patients, run_arm
+from ._simulate import STIMULATION_FIELDS, ArmRun, Patients, run_arm
 
 CALENDAR_PREFIXES = ("placebo.", "therapy.", "tms.", "plasticity.calcium.", "vns.fibre.", "vns.nts.")
 OUTSIDE_PREFIXES = ("population.",)
@@ -115,6 +115,8 @@ def stack_patients(parts: Sequence[Patients]) -> Patients:
         vals = [getattr(p, f) for p in parts]
         if all(v is None for v in vals):
             out[f] = None
+        elif f in STIMULATION_FIELDS:  # a cohort without them is the median patient
+            out[f] = np.concatenate([getattr(p.stimulation(), f) for p in parts])
         else:
             out[f] = np.concatenate([np.ones(p.n) if v is None else np.asarray(v) for p, v in zip(parts, vals)])
     return Patients(**out)
@@ -139,16 +141,15 @@ def _merge_calendars(cals: Sequence[Calendar]) -> Calendar:
 
 
 def _batched_calendar(scenario, treatments, parts: Sequence[Patients], batch: ParameterBatch) -> Calendar:
-    cals = [build_calendar(treatments, scenario.duration, p.weight, s, p.placebo, expectancy=scenario.models_expectancy)
+    cals = [build_calendar(treatments, scenario.duration, p.weight, s, p.placebo, expectancy=scenario.models_expectancy,
+                           stimulation=p.stimulation(s))
             for p, s in zip(parts, batch.sets)]
     merged = _merge_calendars(cals)
-    # a session's payload (the TMS plan) may differ per candidate: the merged episode gets per-patient weight changes
+    # a session's payload (the TMS plan, per patient) may differ per candidate: the merged episode stacks them
     for i, e in enumerate(merged.episodes):
         if hasattr(e.payload, "weight_change"):
-            ws = [c.episodes[i].payload.weight_change for c in cals]
-            if len(set(ws)) > 1:
-                w = np.concatenate([np.full(p.n, x) for p, x in zip(parts, ws)])
-                merged.episodes[i] = replace(e, payload=replace(e.payload, weight_change=w))
+            w = np.concatenate([np.broadcast_to(c.episodes[i].payload.weight_change, (p.n,)) for p, c in zip(parts, cals)])
+            merged.episodes[i] = replace(e, payload=replace(e.payload, weight_change=w))
     return merged
 
 

@@ -73,12 +73,14 @@ _FORM = {"oral": "pill", "iv": "saline", "intranasal": "saline"}
 
 
 def build_calendar(treatments, duration: float, weight: np.ndarray, params=None,
-                   placebo_responsiveness: np.ndarray | None = None, expectancy: bool = False) -> Calendar:
+                   placebo_responsiveness: np.ndarray | None = None, expectancy: bool = False,
+                   stimulation=None) -> Calendar:
     """Compile a treatment list into the event calendar: each treatment contributes what it physically delivers.
 
-    Drugs give doses; TMS gives sessions (an episode computed on the millisecond scale, plus the activity the
-    session drives); VNS gives a duty-averaged drive to the locus coeruleus; psychotherapy gives session and
-    practice activity; placebo gives expectancy.
+    Drugs give doses; TMS gives sessions (an episode computed on the millisecond scale for each patient's depth
+    and stimulated site, plus the activity the session drives); VNS gives a duty-averaged drive to the locus
+    coeruleus; psychotherapy gives session and practice activity; placebo gives expectancy. ``stimulation``: the
+    patients' :class:`~neuroplastic.physics.tms.targeting.StimulationTraits` (default: the median patient).
     """
     from ..params import default_parameters
 
@@ -107,11 +109,12 @@ def build_calendar(treatments, duration: float, weight: np.ndarray, params=None,
                 believe(form, times[0], duration if form != "pill" else max(last, times[0] + 86400.0))
         elif tr.tms is not None:
             from ..physics.tms_session import session_plan
-            plan = session_plan(tr.tms, params)
+            from ..physics.tms.targeting import typical_traits
+            plan = session_plan(tr.tms, params, typical_traits(P, params) if stimulation is None else stimulation)
             starts = tr.tms.schedule.session_starts(duration, plan.duration)
             for t in starts:
                 cal.episodes.append(Episode(t, "tms", plan))
-                cal.pulses.append(Pulse(t, min(t + plan.duration, duration), "dlpfc_drive", np.full(P, plan.dlpfc_drive)))
+                cal.pulses.append(Pulse(t, min(t + plan.duration, duration), "dlpfc_drive", plan.dlpfc_drive))
             if expectancy and starts:
                 believe("sham_tms", starts[0], starts[-1] + 86400.0)
         elif tr.vns is not None:

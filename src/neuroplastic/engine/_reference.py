@@ -21,7 +21,7 @@ def reference_run(scenario, treatments, patients, params: ParameterSet | None = 
     """Observables and plasma (kg/m^3) on the output grid, arrays (time, patient), via solve_ivp per patient."""
     params = params or default_parameters()
     cal = build_calendar(treatments, scenario.duration, patients.weight, params, patients.placebo,
-                         expectancy=scenario.models_expectancy)
+                         expectancy=scenario.models_expectancy, stimulation=patients.stimulation(params))
     n_out = int(np.floor(scenario.duration / scenario.output_every + 1e-9)) + 1
     t_out = np.arange(n_out) * scenario.output_every
     model = BrainModel(params, scenario.hypothesis, frozen, scenario.ketamine_mechanism)

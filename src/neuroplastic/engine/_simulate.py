@@ -29,10 +29,27 @@ class Patients:
     capacity: np.ndarray | None = None      # plasticity capacity (1 typical)
     placebo: np.ndarray | None = None       # placebo responsiveness (1 typical)
     episode_rate: np.ndarray | None = None  # natural-course speed (1 typical)
+    # anatomy and connectivity that TMS acts on (physics/tms/targeting.py); None = the median patient
+    motor_depth: np.ndarray | None = None      # m, scalp to motor hand area
+    dlpfc_depth: np.ndarray | None = None      # m, scalp to dlPFC
+    optimum_offset: np.ndarray | None = None   # (P, 3) m, own sgACC-anticorrelated optimum minus the group optimum
+    placement: np.ndarray | None = None        # (P, 3) standard-normal deviates of where a method puts the coil
+    anticorrelation: np.ndarray | None = None  # dlPFC-sgACC anticorrelation strength (mean 1)
 
     @property
     def n(self) -> int:
         return len(self.ids)
+
+    def stimulation(self, params: ParameterSet | None = None):
+        """The patients' :class:`~neuroplastic.physics.tms.targeting.StimulationTraits`, the median patient where
+        a trait is not set."""
+        from ..physics.tms.targeting import StimulationTraits, typical_traits
+        t = typical_traits(self.n, params)
+        return StimulationTraits(*[t.__dict__[f] if getattr(self, f) is None else np.asarray(getattr(self, f), float)
+                                   for f in STIMULATION_FIELDS])
+
+
+STIMULATION_FIELDS = ("motor_depth", "dlpfc_depth", "optimum_offset", "placement", "anticorrelation")
 
 
 def patients_from(scenario: Scenario, arm_index: int = 0) -> Patients:
@@ -44,7 +61,9 @@ def patients_from(scenario: Scenario, arm_index: int = 0) -> Patients:
     p = scenario.patient
     if scenario.n_patients == 1 and scenario.population is None:
         weight = 70.0 if p.weight is None else p.weight  # unknown weight: the typical adult for allometric scaling
-        return Patients(np.arange(1), np.array([weight]), np.array([p.cyp2c19]), np.array([p.cyp2d6]), np.array([1.0]))
+        depths = {k: np.array([getattr(p, k)]) for k in ("motor_depth", "dlpfc_depth") if getattr(p, k) is not None}
+        return Patients(np.arange(1), np.array([weight]), np.array([p.cyp2c19]), np.array([p.cyp2d6]), np.array([1.0]),
+                        **depths)
     from ..population import sample_patients
     start = 0 if scenario.design == "crossover" else arm_index * scenario.n_patients
     return sample_patients(scenario.n_patients, scenario.population or "mdd", scenario.seed, start=start)
@@ -84,7 +103,8 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
     rest are not stored).
     """
     cal = calendar if calendar is not None else build_calendar(
-        treatments, scenario.duration, patients.weight, params, patients.placebo, expectancy=scenario.models_expectancy)
+        treatments, scenario.duration, patients.weight, params, patients.placebo, expectancy=scenario.models_expectancy,
+        stimulation=patients.stimulation(params))
     per_patient = dict(per_patient or {})
     model = BrainModel(params, scenario.hypothesis, frozen, scenario.ketamine_mechanism, per_patient=tuple(per_patient))
     lam = model.linear_decay()

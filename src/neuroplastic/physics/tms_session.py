@@ -1,8 +1,13 @@
-"""One TMS session as the engine sees it: what the protocol physically delivers to the target.
+"""One TMS session as the engine sees it: what the protocol physically delivers to each patient's target.
 
-The plan is computed once per distinct protocol and intensity (pure and cached): pulse train -> E at the target
--> recruitment -> the calcium rule on the millisecond scale -> mean early efficacy change of the target synapses;
-plus the extra dlPFC activity while the session runs.
+Per patient: intensity (% rMT) -> the output that is for this patient's motor depth (optionally Stokes-adjusted)
+-> E at this patient's dlPFC depth -> recruitment -> the calcium rule on the millisecond scale -> mean early
+efficacy change of the target synapses; times the coupling of the stimulated site into the dlPFC -> sgACC
+pathway (physics/tms/targeting.py). Plus the extra dlPFC activity while the session runs.
+
+The calcium rule is run once per protocol on a grid of fields (:func:`response_table`, pure and cached) and read
+per patient by shape-preserving interpolation; :func:`session_plan` with ``exact=True`` runs it at every patient's
+own field instead (the reference path the tests compare against).
 """
 
 from __future__ import annotations
@@ -11,42 +16,75 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from scipy.interpolate import PchipInterpolator
 
 from ..params import ParameterSet
+
+E_GRID = np.linspace(0.0, 320.0, 65)  # V/m, 5 V/m apart: the fields a session can reach at up to 100% output
 
 
 @dataclass(frozen=True)
 class SessionPlan:
+    """What one session delivers, per patient (arrays with a leading patient axis)."""
+
     protocol: str
     n_pulses: int
     intensity_pct_rmt: float
-    duration: float          # s
-    efield: float            # V/m at the target
-    recruited: float         # mean recruited fraction
-    weight_change: float     # mean relative early change of target efficacy at the end of the session
-    dlpfc_drive: float       # extra dlPFC input while the session runs
+    duration: float            # s
+    target: str                # targeting method label
+    efield: np.ndarray         # V/m at the target
+    recruited: np.ndarray      # mean recruited fraction
+    coupling: np.ndarray       # coupling of the stimulated site (1 = mean of the 5-cm rule)
+    weight_change: np.ndarray  # relative early change of the dlPFC -> sgACC control pathway at the end of the session
+    dlpfc_drive: np.ndarray    # extra dlPFC input while the session runs
 
 
-@lru_cache(maxsize=256)
-def _plan(protocol, intensity: float, coil: str, target: str, params: ParameterSet) -> SessionPlan:
+def _responses(protocol, efields, params: ParameterSet):
     from ..plasticity.synaptic import session_weight_change
-    from .tms import efield_at_target, intensity_to_output, target_recruitment
-
-    out = intensity_to_output(intensity, coil=coil, params=params)
-    e = efield_at_target(out, target=target, coil=coil, params=params)
-    rec = target_recruitment(e, params=params)
-    dw = float(np.mean(session_weight_change(protocol.pulse_times(), rec, params=params)))
-    return SessionPlan(protocol.name, int(protocol.n_pulses), intensity, float(protocol.duration), float(e),
-                       float(np.mean(rec)), dw, float(np.mean(rec)) * params.si("tms.session.dlpfc_drive"))
+    from .tms import target_recruitment
+    e = np.atleast_1d(np.asarray(efields, float))
+    rec = np.stack([target_recruitment(x, params=params) for x in e])      # (G, 32)
+    dw = session_weight_change(protocol.pulse_times(), rec.ravel(), params=params).reshape(rec.shape)
+    return rec.mean(axis=1), dw.mean(axis=1)
 
 
-_PLAN_PARAMETERS = ("tms.", "plasticity.calcium.")  # everything a plan reads (stimulator to calcium rule)
+@lru_cache(maxsize=64)
+def response_table(protocol, params: ParameterSet):
+    """(mean recruitment, mean early change) of a protocol's session as functions of the field at the target
+    (V/m): shape-preserving cubic interpolants on :data:`E_GRID`."""
+    rec, dw = _responses(protocol, E_GRID, params)
+    return PchipInterpolator(E_GRID, rec), PchipInterpolator(E_GRID, dw)
 
 
-def session_plan(tms, params: ParameterSet) -> SessionPlan:
-    """The :class:`SessionPlan` of a validated TMS treatment (``scenario.TMSTreatment``).
+_PLAN_PARAMETERS = ("tms.", "plasticity.calcium.", "population.depth.")  # everything a plan reads
 
-    Cached on the parameters a plan reads (``tms.*``, ``plasticity.calcium.*``) only, so parameter sets that differ
-    elsewhere (calibration candidates) share one plan."""
+
+def session_plan(tms, params: ParameterSet, traits=None, *, exact: bool = False) -> SessionPlan:
+    """The :class:`SessionPlan` of a validated TMS treatment (``scenario.TMSTreatment``) for patients with
+    ``traits`` (:class:`~neuroplastic.physics.tms.targeting.StimulationTraits`; default the median patient).
+
+    The calcium-rule table is cached on the parameters a plan reads (``tms.*``, ``plasticity.calcium.*``) only, so
+    parameter sets that differ elsewhere (calibration candidates) share it.
+
+    Example
+    -------
+    >>> from neuroplastic.scenario import parse_scenario
+    >>> from neuroplastic.params import default_parameters
+    >>> sc = parse_scenario("duration: 1 day\ntreatments: [{tms: {protocol: itbs, target: sgacc_anticorrelated}}]")
+    >>> plan = session_plan(sc.treatments[0].tms, default_parameters())
+    >>> plan.target, bool(plan.coupling[0] > 1)
+    ('sgACC-anticorrelated (individual map)', True)
+    """
+    from .tms.targeting import patient_dose, typical_traits
     sub = ParameterSet({k: params[k] for k in params if k.startswith(_PLAN_PARAMETERS)}, version="tms-plan")
-    return _plan(tms.make_protocol(), float(tms.intensity), tms.coil, tms.target, sub)
+    traits = typical_traits(1, params) if traits is None else traits
+    protocol = tms.make_protocol()
+    dose = patient_dose(tms.intensity, tms.aim, traits, adjust=tms.adjust, coil=tms.coil, params=sub)
+    if exact:
+        rec, dw = _responses(protocol, dose.efield, sub)
+    else:
+        f_rec, f_dw = response_table(protocol, sub)
+        rec, dw = f_rec(dose.efield), f_dw(dose.efield)
+    k = dose.coupling
+    return SessionPlan(protocol.name, int(protocol.n_pulses), float(tms.intensity), float(protocol.duration),
+                       tms.aim.label, dose.efield, rec, k, k * dw, k * rec * params.si("tms.session.dlpfc_drive"))

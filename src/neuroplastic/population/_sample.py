@@ -39,7 +39,24 @@ def sample_patients(n: int, population: str = "mdd", seed: int = 0, *, start: in
     (True, 5)
     """
     ids = np.arange(start, start + n)
-    return traits_from_uniforms(uniforms(seed, ids, 17, 8), population, params, ids=ids)
+    pts = traits_from_uniforms(uniforms(seed, ids, 17, 8), population, params, ids=ids)
+    return with_stimulation_traits(pts, seed, params)
+
+
+def with_stimulation_traits(pts: Patients, seed: int, params: ParameterSet | None = None) -> Patients:
+    """``pts`` with the anatomy and connectivity TMS acts on, from each patient's own stream (seed, id, 31)
+    (see :func:`neuroplastic.physics.tms.targeting.stimulation_traits`); the other traits are untouched.
+
+    Example
+    -------
+    >>> p = with_stimulation_traits(typical_patient(), seed=1)
+    >>> p.placement.shape
+    (1, 3)
+    """
+    from dataclasses import replace
+    from ..physics.tms.targeting import stimulation_traits
+    t = stimulation_traits(seed, pts.ids, params)
+    return replace(pts, **t.__dict__)
 
 
 def traits_from_uniforms(z: np.ndarray, population: str = "mdd", params: ParameterSet | None = None, *,

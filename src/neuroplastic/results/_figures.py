@@ -31,7 +31,7 @@ def overview(ds: xr.Dataset, path: Path, summary: dict | None = None) -> None:
     design = "arm_at_time" in ds
     fig, axes = plt.subplots(3 if design else 2, 2, figsize=(12, 11 if design else 7.5), constrained_layout=True)
     ax = axes[0, 0]
-    if "plasma" in ds:
+    if "plasma" in ds and ds["compound"].size:
         pl = _first(ds["plasma"])
         for c in ds["compound"].values:
             ax.plot(t, pl.sel(compound=c).values, label=str(c))
@@ -39,8 +39,13 @@ def overview(ds: xr.Dataset, path: Path, summary: dict | None = None) -> None:
         top = float(np.nanmax(pl.values)) if pl.size else 1.0
         ax.set_ylim(max(top * 1e-3, 1e-2), top * 2)
         ax.legend(fontsize=8)
-    ax.set_ylabel("plasma (ng/mL)")
-    ax.set_title("Pharmacokinetics")
+        ax.set_ylabel("plasma (ng/mL)")
+        ax.set_title("Pharmacokinetics")
+    elif len(session_days):
+        _sessions_panel(ds, ax, session_days)
+    else:
+        ax.set_ylabel("plasma (ng/mL)")
+        ax.set_title("Pharmacokinetics (no drug)")
     ax = axes[0, 1]
     for k in ("sert_occupancy", "net_occupancy", "dat_occupancy", "nmda_occupancy"):
         v = _first(ds[k]).values
@@ -49,7 +54,8 @@ def overview(ds: xr.Dataset, path: Path, summary: dict | None = None) -> None:
     ax.set_ylim(0, 100)
     ax.set_ylabel("occupancy (%)")
     ax.set_title("Transporter / receptor occupancy")
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     ax = axes[1, 0]
     for k, lab in (("synaptic_5ht", "synaptic 5-HT"), ("raphe_firing", "raphe firing"), ("bdnf", "BDNF"),
                    ("spine_density", "synapse density"), ("neurogenesis_mature", "mature adult-born neurons")):
@@ -70,6 +76,7 @@ def overview(ds: xr.Dataset, path: Path, summary: dict | None = None) -> None:
     ax.legend(fontsize=8)
     for a in axes[:2].flat:
         a.set_xlabel("time (days)")
+        a.set_xlim(t[0], t[-1])
         if len(dose_days):
             a.plot(dose_days, np.full(len(dose_days), 0.98), "|", c="k", ms=6, transform=a.get_xaxis_transform(),
                    label=None)
@@ -81,6 +88,31 @@ def overview(ds: xr.Dataset, path: Path, summary: dict | None = None) -> None:
     fig.suptitle(f"{ds.attrs.get('title', '')} ({ds.attrs.get('hypothesis', '')} hypothesis)")
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _sessions_panel(ds: xr.Dataset, ax, session_days: np.ndarray) -> None:
+    """Session timing: sessions per day (bars) and, on the right axis, the early and consolidated change of the
+    dlPFC -> sgACC pathway of the first patient (what the sessions leave behind)."""
+    days = np.floor(session_days + 1e-9)
+    uniq, counts = np.unique(days, return_counts=True)
+    ax.bar(uniq + 0.5, counts, width=0.8, color="0.75", label="sessions per day")
+    ax.set_ylim(0, max(counts.max() * 1.3, 1.5))
+    ax.set_ylabel("sessions per day")
+    gaps = np.diff(np.sort(session_days)) * 24 * 60
+    same_day = gaps[gaps < 12 * 60]
+    note = f"{len(session_days)} sessions"
+    if len(same_day):
+        note += f", {np.median(same_day):.0f} min apart within a day (start to start)"
+    ax.set_title("Stimulation sessions: " + note, fontsize=9)
+    t = ds["time"].values
+    ax2 = ax.twinx()
+    for k, lab, c in (("ltp_early", "early change", "tab:orange"), ("ltp_late", "consolidated change", "tab:red")):
+        if k in ds:
+            ax2.plot(t, 100 * _first(ds[k]).values, c=c, label=lab)
+    ax2.set_ylabel("dlPFC->sgACC pathway change (%)")
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="upper right")
 
 
 def _design_row(ds: xr.Dataset, axes, summary: dict) -> None:

@@ -91,6 +91,22 @@ class PatientSpec(_Model):
             raise ScenarioError("patient.weight", v, "a body mass between 20 kg and 300 kg")
         return w
 
+    motor_depth: float | None = None  # m, scalp to motor hand area (None: the registry median)
+    dlpfc_depth: float | None = None  # m, scalp to dlPFC
+
+    @field_validator("motor_depth", "dlpfc_depth", mode="before")
+    @classmethod
+    def _depth(cls, v, info):
+        if v is None:
+            return None
+        name = f"patient.{info.field_name}"
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            raise ScenarioError(name, v, "a scalp-to-cortex distance with a unit, e.g. '18 mm'")
+        d = to_si(v, name, "m", allowed="a scalp-to-cortex distance, e.g. '18 mm'")
+        if not (5e-3 <= d <= 45e-3):
+            raise ScenarioError(name, v, "a scalp-to-cortex distance between 5 mm and 45 mm")
+        return d
+
 
 class DrugTreatment(_Model):
     """A drug given orally, by infusion or intranasally on a schedule.
@@ -373,10 +389,18 @@ class TMSTreatment(_Model):
     frequency: float | None = None  # Hz, custom
     train_duration: float | None = None
     inter_train_interval: float | None = None
-    target: Literal["dlpfc"] = "dlpfc"
+    target: Literal["5cm", "beam_f3", "mni", "sgacc_anticorrelated"] = "5cm"
+    target_mni: tuple[float, float, float] | None = None  # mm, MNI space, with target: mni
+    adjust: Literal["none", "stokes"] = "none"
     coil: Literal["figure8", "round"] = "figure8"
     schedule: SessionSchedule = SessionSchedule()
     allow_unsafe: bool = False
+
+    @property
+    def aim(self):
+        """The targeting method as a :class:`~neuroplastic.physics.tms.targeting.Target`."""
+        from ..physics.tms.targeting import Target
+        return Target(self.target, self.target_mni)
 
     def make_protocol(self):
         from ..physics.tms.protocols import make_protocol
@@ -385,10 +409,34 @@ class TMSTreatment(_Model):
         return make_protocol(self.protocol, self.pulses, **custom)
 
 
+_TARGETS_HELP = "5cm, beam_f3, sgacc_anticorrelated, or mni: [x, y, z] (mm, left dlPFC)"
+
+
+def _target(v, field: str) -> dict:
+    """``target:`` of a TMS treatment: a method name, or ``{mni: [x, y, z]}`` (mm). ``dlpfc`` is the 5-cm rule."""
+    if isinstance(v, dict):
+        if set(v) != {"mni"}:
+            raise ScenarioError(field, v, _TARGETS_HELP)
+        xyz = v["mni"]
+        if not (isinstance(xyz, list) and len(xyz) == 3 and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in xyz)):
+            raise ScenarioError(f"{field}.mni", xyz, "three MNI coordinates in mm, e.g. [-38, 44, 26]")
+        x, y, z = (float(c) for c in xyz)
+        if not (-75 <= x <= -10 and -20 <= y <= 75 and -10 <= z <= 80):
+            raise ScenarioError(f"{field}.mni", xyz, "a left frontal coordinate: x in [-75, -10], y in [-20, 75], z in [-10, 80] mm")
+        return {"target": "mni", "target_mni": (x, y, z)}
+    name = str(v).lower()
+    if name == "dlpfc":  # the historical default: the 5-cm rule
+        name = "5cm"
+    if name not in ("5cm", "beam_f3", "sgacc_anticorrelated"):
+        close = difflib.get_close_matches(name, ["5cm", "beam_f3", "sgacc_anticorrelated"], n=1)
+        raise ScenarioError(field, v, _TARGETS_HELP + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return {"target": name}
+
+
 def _parse_tms(raw, field, allow_unsafe) -> TMSTreatment:
     d = _mapping(raw, field, "{protocol: 10hz, pulses: 3000, intensity: 120% rMT, days: weekdays, stop: 6 weeks}")
     keys = {"protocol", "pulses", "intensity", "frequency", "train_duration", "inter_train_interval", "target", "coil",
-            "sessions_per_day", "session_interval", "days", "sessions_per_week", "start", "stop", "allow_unsafe"}
+            "adjust", "sessions_per_day", "session_interval", "days", "sessions_per_week", "start", "stop", "allow_unsafe"}
     _only(d, keys, field)
     _flag(d, "allow_unsafe", field)
     from ..physics.tms.protocols import NAMES
@@ -410,9 +458,14 @@ def _parse_tms(raw, field, allow_unsafe) -> TMSTreatment:
             out[k] = _time(d[k], f"{field}.{k}", positive=(k == "train_duration"))
     if proto == "custom" and "frequency" not in out:
         raise ScenarioError(f"{field}.frequency", None, "a frequency for a custom protocol, e.g. '10 Hz'")
-    for k in ("target", "coil"):
-        if k in d:
-            out[k] = d[k]
+    if "target" in d:
+        out.update(_target(d["target"], f"{field}.target"))
+    if "adjust" in d:
+        if d["adjust"] not in ("none", "stokes"):
+            raise ScenarioError(f"{field}.adjust", d["adjust"], "none or stokes (Stokes 2007 scalp-cortex distance adjustment)")
+        out["adjust"] = d["adjust"]
+    if "coil" in d:
+        out["coil"] = d["coil"]
     out["schedule"] = SessionSchedule(**_schedule(d, field))
     unsafe = bool(d.get("allow_unsafe", False)) or allow_unsafe
     out["allow_unsafe"] = unsafe

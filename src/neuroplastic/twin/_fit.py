@@ -17,13 +17,14 @@ record's treatments for all particles at once; records with the same treatments 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.special import log_ndtr, ndtr, ndtri
 
 from .._random import normals, uniforms
 from .._units import DAY
+from ..engine._batch import stack_patients
 from ..engine._simulate import Patients, run_arm
 from ..mood.scales import SCALES, entry_inflation
 from ..params import ParameterSet, default_parameters
@@ -77,7 +78,7 @@ def _patients(record, g: np.ndarray, params: ParameterSet, ids=None) -> Patients
     weight = np.full(len(g), spec.weight) if "weight" in known and spec.weight is not None else pts.weight
     c19 = np.full(len(g), spec.cyp2c19) if "cyp2c19" in known else pts.cyp2c19
     d6 = np.full(len(g), spec.cyp2d6) if "cyp2d6" in known else pts.cyp2d6
-    return Patients(pts.ids, weight, c19, d6, pts.stress, pts.capacity, pts.placebo, pts.episode_rate)
+    return replace(pts, weight=weight, cyp2c19=c19, cyp2d6=d6)
 
 
 def _expected(record, pts: Patients, params: ParameterSet, days: np.ndarray, scales, treatments=None,
@@ -170,7 +171,7 @@ def _fit_group(recs, positions, K, seed, params, moves, max_steps, progress):
         """Log-likelihoods of the particles ``gs[k]`` of the records ``which`` (all), in one engine run."""
         which = list(range(R)) if which is None else which
         pts = [_patients(recs[k], gs[k], params, ids=pid[k]) for k in which]
-        allp = Patients(*[np.concatenate([getattr(p, f) for p in pts]) for f in Patients.__dataclass_fields__])
+        allp = stack_patients(pts)
         e = _expected(recs[0], allp, params, days, scales, duration=dur)
         res = {}
         for j, k in enumerate(which):

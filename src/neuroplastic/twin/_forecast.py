@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._units import DAY
+from ..engine._batch import stack_patients
 from ..mood.scales import SCALES, remission, response
 from ..scenario._design import cut, shift
 
@@ -61,7 +62,7 @@ def forecast_many(twins, options: dict, *, horizon: float, every: float, seed: i
 
 
 def _forecast_group(twins, options, horizon, every, seed):
-    from ..engine._simulate import Patients, run_arm
+    from ..engine._simulate import run_arm
     from ..errors import ScenarioError
     from ..mood.scales import observed_scores
     from ._fit import _patients
@@ -78,7 +79,7 @@ def _forecast_group(twins, options, horizon, every, seed):
     gs = [tw.g[np.linspace(0, len(tw.g) - 1, min(len(tw.g), PREDICTIVE_PATHS)).round().astype(int)] for tw in twins]
     Ks = [len(g) for g in gs]
     parts = [_patients(tw.record, g, params, ids=np.arange(k)) for tw, g, k in zip(twins, gs, Ks)]
-    pts = Patients(*[np.concatenate([getattr(p, f) for p in parts]) for f in Patients.__dataclass_fields__])
+    pts = stack_patients(parts)
     sc = rec0.scenario.model_copy(update={"duration": end})
     all_days = np.concatenate([[0.0], f_days])
     # the fit over the record's period: weekly and at each rating day (the same for every option)

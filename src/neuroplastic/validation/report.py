@@ -11,7 +11,7 @@ import numpy as np
 from .profile import best, within
 from .targets import load_targets
 
-_POINT_KINDS = {"remission_rate", "response_rate", "rate_difference", "mean_change", "mean_difference",
+_POINT_KINDS = {"remission_rate", "response_rate", "rate_difference", "mean_change", "mean_difference", "mean_percent_change",
                 "early_improvement_rate", "desensitised_fraction", "relative_change", "occupancy_at",
                 "occupancy_mean", "risk_ratio"}
 

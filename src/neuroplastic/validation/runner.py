@@ -238,6 +238,9 @@ def compute(target: Target, sim: Simulator) -> float:
         return _change(run, st["scale"], when, p)
     if kind == "mean_difference":
         return _change(run, st["scale"], when, p) - _change(ref, st["scale"], when, p)
+    if kind == "mean_percent_change":
+        e = _mean_rating(run, p, st["scale"])
+        return float(100.0 * np.mean((_at(e, run["t"], when) - e[0]) / np.maximum(e[0], 1e-9)))
     if kind == "effect_share":
         total = _change(run, st["scale"], days(st["total"]), p) - _change(ref, st["scale"], days(st["total"]), p)
         part = _change(run, st["scale"], when, p) - _change(ref, st["scale"], when, p)
@@ -321,6 +324,9 @@ def trajectory(target: Target, sim: Simulator):
     t = run["t"]
     kind = st["kind"]
     p = sim.params
+    if "scale" in st and kind == "mean_percent_change":
+        e = _mean_rating(run, p, st["scale"])
+        return t, 100.0 * ((e - e[0][None, :]) / np.maximum(e[0][None, :], 1e-9)).mean(axis=1), f"{st['scale']} % change"
     if "scale" in st and kind in ("mean_change", "mean_difference", "effect_share", "peak_time", "effect_ratio"):
         y = _change_series(run, st["scale"], p)
         if "ref" in st:

@@ -40,7 +40,7 @@ PROBABILITY_KINDS = frozenset({"remission_rate", "response_rate", "early_improve
 # patients has a binomial SE of at most 0.046 (0.05 used); mean changes on a rating scale ~1 point (SD of change ~8-10
 # over 120 patients: SE ~0.9); other kinds have no floor (0)
 MODEL_FLOOR = {"remission_rate": 0.05, "response_rate": 0.05, "early_improvement_rate": 0.05, "relapse_rate": 0.05,
-               "rate_difference": 0.05, "mean_change": 1.0, "mean_difference": 1.0}
+               "rate_difference": 0.05, "mean_change": 1.0, "mean_difference": 1.0, "mean_percent_change": 3.0}
 
 
 def derive_interval(value, kind: str, *, se=None, tolerance=None, floor=None) -> tuple[float, float]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtri
 
+from ...errors import ScenarioError
 from ...params import ParameterSet, default_parameters
 from .activation import efield_at_target, intensity_to_output, motor_threshold_output, recruited_fraction
 from .coil import Coil, figure8_coil, get_coil, round_coil
@@ -46,7 +47,8 @@ def target_recruitment(efield: float, n: int = 32, params: ParameterSet | None =
 
 def session_summary(protocol_name: str, pulses: int | None = None, intensity_pct_rmt: float = 120.0,
                     params: ParameterSet | None = None, *, target: str = "dlpfc", coil: str = "figure8",
-                    **custom) -> dict:
+                    aim=None, motor_depth: float | None = None, target_depth: float | None = None,
+                    adjust: str = "none", **custom) -> dict:
     """Physics and early plasticity of one TMS session.
 
     Parameters
@@ -61,6 +63,12 @@ def session_summary(protocol_name: str, pulses: int | None = None, intensity_pct
         Parameter set (default: the shipped registry).
     target, coil : str
         Cortical target (``dlpfc`` or ``motor``) and coil (``figure8`` or ``round``).
+    aim : targeting.Target, optional
+        How the dlPFC site is found (default the 5-cm rule); with ``target="dlpfc"`` only.
+    motor_depth, target_depth : float, optional
+        The patient's scalp-to-cortex distances (m) over motor cortex and the target (default the registry medians).
+    adjust : {"none", "stokes"}
+        Stokes distance adjustment of the output.
     **custom
         Protocol overrides (``frequency``, ``train_duration``, ``inter_train_interval``, ...).
 
@@ -77,6 +85,10 @@ def session_summary(protocol_name: str, pulses: int | None = None, intensity_pct
         :func:`~neuroplastic.physics.tms.safety.protocol_violations`, the checker scenarios use; the summary
         reports unsafe protocols, :func:`check_protocol` refuses them. ``train_duration_s`` and
         ``inter_train_interval_s`` are the longest train and the shortest pause actually delivered.
+        For a dlPFC target also: ``target_method``, ``target_site``, ``motor_depth_mm``, ``target_depth_mm``,
+        ``adjust``, ``rmt_output`` (the patient's motor threshold, fraction of maximum output),
+        ``expected_coupling`` (mean coupling of the method's site into the dlPFC -> sgACC pathway, 1 = the 5-cm
+        rule's mean) and ``expected_pathway_change`` (coupling x early change: what the session gives the pathway).
 
     Example
     -------
@@ -86,10 +98,34 @@ def session_summary(protocol_name: str, pulses: int | None = None, intensity_pct
     """
     from ...plasticity.synaptic import aftereffect_duration, early_change_after, session_weight_change
 
+    from dataclasses import replace
+
+    from .targeting import Target, expected_coupling, patient_dose, typical_traits
+
     p = params or default_parameters()
     proto = make_protocol(protocol_name, pulses, **custom)
-    out_frac = intensity_to_output(intensity_pct_rmt, coil=coil, params=p)
-    e = efield_at_target(out_frac, target=target, coil=coil, params=p)
+    extra = {}
+    if target == "motor":
+        out_frac = intensity_to_output(intensity_pct_rmt, coil=coil, params=p)
+        e = efield_at_target(out_frac, target=target, coil=coil, params=p)
+    else:
+        aim = aim or Target("5cm")
+        tr = typical_traits(1, p)
+        if motor_depth is not None:
+            tr = replace(tr, motor_depth=np.array([float(motor_depth)]))
+        if target_depth is not None:
+            tr = replace(tr, dlpfc_depth=np.array([float(target_depth)]))
+        dose = patient_dose(intensity_pct_rmt, aim, tr, adjust=adjust, coil=coil, params=p)
+        if dose.capped[0]:
+            raise ScenarioError("tms.intensity", f"{intensity_pct_rmt}% rMT",
+                                f"at most {100.0 / float(dose.base_output[0]):.0f}% rMT (100% of stimulator output "
+                                "at this patient's depths)")
+        out_frac, e = float(dose.output[0]), float(dose.efield[0])
+        extra = {"target_method": aim.method, "target_site": aim.label,
+                 "motor_depth_mm": round(float(tr.motor_depth[0]) * 1e3, 2),
+                 "target_depth_mm": round(float(tr.dlpfc_depth[0]) * 1e3, 2), "adjust": adjust,
+                 "rmt_output": round(float(dose.rmt_output[0]), 4),
+                 "expected_coupling": round(expected_coupling(aim, p), 4)}
     rec = target_recruitment(e, params=p)
     dw = session_weight_change(proto.pulse_times(), rec, params=p)
     w0 = 1.0  # all synapses start from the same rho0, so the mean change is the mean of the changes
@@ -115,4 +151,6 @@ def session_summary(protocol_name: str, pulses: int | None = None, intensity_pct
         "within_safety_limits": safe,
         "safety_note": note,
         "safety_violations": violations,
+        **extra,
+        **({"expected_pathway_change": round(extra["expected_coupling"] * change, 4)} if extra else {}),
     }
