@@ -211,3 +211,26 @@ def test_cli_tms_reports_target_depth_corrected_field_and_coupling(tmp_path):
     assert s["efield_peak_v_per_m"] > plain["efield_peak_v_per_m"]
     bad = CliRunner().invoke(app, ["tms", "--protocol", "10hz", "--target-depth", "24"])
     assert bad.exit_code != 0 and "--target-depth" in bad.output
+
+
+def test_a_weekday_course_is_experienced_as_ongoing_over_its_last_weekend():
+    """The expectancy of a TMS course lasts until its next session would be due, as a pill's until the next dose."""
+    from neuroplastic.engine._calendar import build_calendar
+    sc = load_scenario({"name": "x", "duration": "6 weeks", "treatments": [
+        {"tms": {"protocol": "10hz", "days": "weekdays", "stop": "6 weeks"}}]})
+    cal = build_calendar(sc.treatments, sc.duration, np.array([70.0]), P, expectancy=True)
+    belief = [p for p in cal.pulses if p.channel == "expectancy"]
+    last_session = max(e.time for e in cal.episodes)
+    assert last_session / 86400 == pytest.approx(39 + 9 / 24)        # Friday of week 6, 09:00
+    assert max(p.end for p in belief) == pytest.approx(min(last_session + 3 * 86400, sc.duration))
+
+
+def test_accelerated_days_beyond_the_published_daily_dose_are_refused_unless_overridden():
+    """SNT's 10 x 1,800 iTBS pulses (18,000 a day; Cole 2020/2022) is the most a published series gave in a day."""
+    from neuroplastic.errors import SafetyError
+    tms = {"protocol": "10hz", "pulses": 3000, "sessions_per_day": 7, "session_interval": "15 min"}
+    with pytest.raises(SafetyError, match="18000 pulses a day"):
+        load_scenario({"name": "x", "duration": "1 week", "treatments": [{"tms": tms}]})
+    load_scenario({"name": "x", "duration": "1 week", "treatments": [{"tms": {**tms, "allow_unsafe": True}}]})
+    load_scenario({"name": "x", "duration": "1 week", "treatments": [{"tms": {
+        "protocol": "itbs", "pulses": 1800, "intensity": "90% rMT", "sessions_per_day": 10, "session_interval": "50 min"}}]})

@@ -116,7 +116,12 @@ def build_calendar(treatments, duration: float, weight: np.ndarray, params=None,
                 cal.episodes.append(Episode(t, "tms", plan))
                 cal.pulses.append(Pulse(t, min(t + plan.duration, duration), "dlpfc_drive", plan.dlpfc_drive))
             if expectancy and starts:
-                believe("sham_tms", starts[0], starts[-1] + 86400.0)
+                # the course is experienced as ongoing until its next session would be due, as a pill's until the
+                # next dose (below) and psychotherapy's until the next session: the schedule's longest gap between
+                # session days (a weekday course ending on a Friday: until Monday), at least a day, at most a week
+                day = np.unique(np.floor(np.asarray(starts) / 86400.0))
+                due = float(np.clip(np.max(np.diff(day)) if len(day) > 1 else 1.0, 1.0, 7.0)) * 86400.0
+                believe("sham_tms", starts[0], starts[-1] + due)
         elif tr.vns is not None:
             from ..physics.vns import lc_drive
             v = tr.vns

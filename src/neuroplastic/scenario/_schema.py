@@ -474,6 +474,14 @@ def _parse_tms(raw, field, allow_unsafe) -> TMSTreatment:
     from ..physics.tms.safety import check_protocol
     check_protocol(protocol, tms.intensity, allow_unsafe=unsafe)
     sched = tms.schedule
+    daily = sched.sessions_per_day * int(protocol.n_pulses)
+    from ..physics.tms.safety import safety_table
+    cap = int(safety_table()["daily"]["max_pulses_per_day"])
+    if daily > cap and not unsafe:
+        from ..errors import SafetyError
+        raise SafetyError(f"{field}.sessions_per_day", f"{sched.sessions_per_day} sessions of {protocol.n_pulses} pulses ({daily} a day)",
+                          f"at most {cap} pulses a day, the most given in published accelerated series (Cole 2020, 2022); "
+                          "set allow_unsafe: true to override")
     day_span = sched.first_session_time + sched.sessions_per_day * protocol.duration + (sched.sessions_per_day - 1) * sched.session_interval
     if day_span > DAY:
         raise ScenarioError(f"{field}.sessions_per_day", sched.sessions_per_day,
