@@ -70,7 +70,7 @@ def session_plan(tms, params: ParameterSet, traits=None, *, exact: bool = False)
     -------
     >>> from neuroplastic.scenario import parse_scenario
     >>> from neuroplastic.params import default_parameters
-    >>> sc = parse_scenario("duration: 1 day\ntreatments: [{tms: {protocol: itbs, target: sgacc_anticorrelated}}]")
+    >>> sc = parse_scenario("duration: 1 day\\ntreatments: [{tms: {protocol: itbs, target: sgacc_anticorrelated}}]")
     >>> plan = session_plan(sc.treatments[0].tms, default_parameters())
     >>> plan.target, bool(plan.coupling[0] > 1)
     ('sgACC-anticorrelated (individual map)', True)
