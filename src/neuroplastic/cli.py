@@ -683,6 +683,32 @@ def twin_forecast(fit_dir: Path = typer.Argument(..., help="folder written by 'n
     _guard(go)
 
 
+@app.command()
+def explore(host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (default loopback only; "
+                                     "another address makes the app reachable from other machines)"),
+            port: int = typer.Option(0, "--port", help="port (default: a free one, printed on start)")):
+    """The explorer: build, run and compare scenarios in the browser (a local web app; nothing leaves the machine)."""
+    def go():
+        from .errors import ScenarioError
+        if not 0 <= port <= 65535:
+            raise ScenarioError("--port", port, "a port number from 0 (any free port) to 65535")
+        import ipaddress
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            if host != "localhost":
+                raise ScenarioError("--host", host, "an IP address such as 127.0.0.1 (loopback) or 0.0.0.0") from None
+        try:
+            from .explore import serve
+        except ImportError as e:  # pragma: no cover - the web stack is a pinned dependency
+            raise ScenarioError("explore", str(e), "the web dependencies (fastapi, uvicorn, bokeh) installed") from None
+        try:
+            serve(host, port, announce=lambda m: out.print(m, highlight=False, markup=False, soft_wrap=True))
+        except OSError as e:
+            raise ScenarioError("--port", port, f"a port this machine can listen on ({e.strerror or e})") from None
+    _guard(go)
+
+
 def main():
     """The ``neuroplastic`` command. Usage errors (an unknown option, ``--workers abc``) are one line on stderr
     with exit code 2, like every other refusal, instead of Click's multi-line usage box."""
