@@ -7,8 +7,6 @@ Run from the repository root (needs Debian's ``chromium``; the page is served on
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import sys
 import threading
@@ -22,7 +20,9 @@ def main(out_dir: Path = Path(__file__).parent / "img") -> list[Path]:
 
     from neuroplastic.explore import STORIES, create_app
 
-    exe = os.environ.get("NEUROPLASTIC_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    from neuroplastic.explore._browser import find_chromium
+
+    exe = find_chromium()
     if not exe:
         sys.exit("no Chromium found: apt-get install chromium (or set NEUROPLASTIC_CHROMIUM)")
     with socket.socket() as s:

@@ -6,9 +6,7 @@ in CI (`CI=true`), so a missing browser never passes silently.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from neuroplastic import parse_scenario, simulate
 from neuroplastic.explore import STORIES, create_app
@@ -136,7 +133,8 @@ def test_explore_command_binds_to_loopback_and_refuses_bad_ports(tmp_path):
 
 # -- the page in a real browser ---------------------------------------------------------------------------------------
 def _chromium():
-    exe = os.environ.get("NEUROPLASTIC_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    from neuroplastic.explore._browser import find_chromium
+    exe = find_chromium()
     if exe:
         return exe
     if os.environ.get("CI", "").lower() == "true":
