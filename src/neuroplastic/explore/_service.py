@@ -264,7 +264,8 @@ def plots(results: list, labels: list[str] | None = None) -> dict:
             f.legend.location = "top_left"
             layer_figs.append(f)
     # response and remission at the end, per arm and run
-    rates = figure(title="Response and remission at the end (HAM-D17)", x_range=[name(lab, arm) or lab for _, lab, arm in series],
+    cats = [name(lab, arm) or lab for _, lab, arm in series]
+    rates = figure(title="Response and remission at the end (HAM-D17)", x_range=cats,
                    height=240, sizing_mode="stretch_width", y_axis_label="share of patients (%)", y_range=(0, 100),
                    tools="save")
     resp, rem = [], []
@@ -272,7 +273,6 @@ def plots(results: list, labels: list[str] | None = None) -> dict:
         v = _per_arm(r.dataset["hamd17_expected"], arm).values
         resp.append(100 * float(np.mean(v[:, -1] <= 0.5 * v[:, 0])))
         rem.append(100 * float(np.mean(v[:, -1] <= 7.0)))
-    cats = [name(lab, arm) or lab for _, lab, arm in series]
     src = ColumnDataSource({"c": cats, "resp": resp, "rem": rem})
     rates.vbar(x="c", top="resp", width=0.35, source=src, color=_PALETTE[0], legend_label="response")
     rates.scatter(x="c", y="rem", size=12, source=src, color=_PALETTE[2], legend_label="remission")
@@ -284,8 +284,8 @@ def plots(results: list, labels: list[str] | None = None) -> dict:
                     merge_tools=True)
     timeline = column(*scales, grid, sizing_mode="stretch_width")
     return {"timeline": json_item(timeline), "rates": json_item(rates), "labels": labels,
-            "numbers": [{"label": name(lab, arm) or lab, "response": round(a, 1), "remission": round(b, 1)}
-                        for (_, lab, arm), a, b in zip(series, resp, rem)]}
+            "numbers": [{"label": c, "response": round(a, 1), "remission": round(b, 1)}
+                        for c, a, b in zip(cats, resp, rem)]}
 
 
 def with_hypothesis(text: str, hypothesis: str) -> str:

@@ -56,7 +56,7 @@ def response_table(protocol, params: ParameterSet):
     return PchipInterpolator(E_GRID, rec), PchipInterpolator(E_GRID, dw)
 
 
-_PLAN_PARAMETERS = ("tms.", "plasticity.calcium.", "population.depth.")  # everything a plan reads
+_PLAN_PARAMETERS = ("tms.", "plasticity.calcium.")  # everything a plan reads (traits come with the patients)
 
 
 def session_plan(tms, params: ParameterSet, traits=None, *, exact: bool = False) -> SessionPlan:
