@@ -84,6 +84,27 @@ def test_fit_stays_inside_the_registry_ranges(cheap):
         assert base[name].low <= v <= base[name].high
 
 
+def test_folds_in_lockstep_equal_separate_fits(monkeypatch):
+    """The cross-validation folds run beside the full fit in one batch per generation; each search's result equals
+    the fit it would reach on its own."""
+    def fake(values_list, base, hypothesis, fit_targets, **kw):
+        out = []
+        for v in values_list:
+            x = [(v[n] - base[n].low) / (base[n].high - base[n].low) for n in sorted(v)]
+            out.append({t.id: (x[i % len(x)] - 0.2 - 0.5 * (t.family == "ketamine")) ** 2 * 10
+                        for i, t in enumerate(fit_targets)})
+        return out
+
+    monkeypatch.setattr(cal, "_generation", fake)
+    quiet = {"generations": 3, "popsize": 5, "seed": 4, "log": lambda s: None}
+    together = cal.fit_many("plasticity", (None, "ketamine"), **quiet)
+    alone = [cal.fit("plasticity", **quiet), cal.fit("plasticity", exclude_family="ketamine", **quiet)]
+    for a, b in zip(together, alone):
+        assert a["overrides"] == b["overrides"] and a["objective_after"] == b["objective_after"]
+    assert together[0]["objective_after"] != together[1]["objective_after"]
+    assert "zarate_response_24h" not in together[1]["fit_targets"]
+
+
 def test_verify_refuses_a_set_without_a_command():
     """The shipped set from the manual search cannot be reproduced, and verify says so instead of pretending."""
     res = cal.verify("plasticity")

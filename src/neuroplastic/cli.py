@@ -329,6 +329,12 @@ def params(prefix: str = typer.Argument("", help="only parameters whose name sta
         t.add_row(r["name"], f"{r['value']:g}", r["unit"], f"{r['range'][0]:g}-{r['range'][1]:g}",
                   r["source"] or f"calibrated against {r['calibrated']}")
     out.print(t)
+    if not prefix:
+        from .validation.targets import load_targets
+        n_fit = sum(1 for tg in load_targets()[1] if tg.used_for == "fit")
+        n_cal = len(p.calibrated())
+        out.print(f"{n_cal} calibrated (free) parameters against {n_fit} fit rows "
+                  f"({n_fit / max(n_cal, 1):.1f} rows per parameter)")
 
 
 @app.command()
@@ -438,8 +444,8 @@ def calibrate(hypothesis: str = typer.Option("plasticity", "--hypothesis", help=
             from .validation.calibrate import verify as run_verify
             with Progress(transient=True, console=err, disable=not err.is_terminal) as prog:
                 task = prog.add_task("verifying", total=1.0)
-                res = run_verify(hypothesis, progress=lambda k, n, f: prog.update(task, completed=k / n),
-                                 log=lambda s: None)
+                res = run_verify(hypothesis, workers=workers, scheduler=scheduler,
+                                 progress=lambda k, n, f: prog.update(task, completed=k / n), log=lambda s: None)
             out.print(res["line"], highlight=False, markup=False, soft_wrap=True)
             if not res["ok"]:
                 raise typer.Exit(1)

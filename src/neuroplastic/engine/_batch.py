@@ -141,6 +141,10 @@ def _merge_calendars(cals: Sequence[Calendar]) -> Calendar:
 
 
 def _batched_calendar(scenario, treatments, parts: Sequence[Patients], batch: ParameterBatch) -> Calendar:
+    from ..physics.tms_session import plan_parameters, prime_response_tables
+    for tr in treatments:   # every candidate's calcium-rule table of each TMS protocol in one run
+        if getattr(tr, "tms", None) is not None:
+            prime_response_tables(tr.tms.make_protocol(), [plan_parameters(s) for s in batch.sets])
     cals = [build_calendar(treatments, scenario.duration, p.weight, s, p.placebo, expectancy=scenario.models_expectancy,
                            stimulation=p.stimulation(s))
             for p, s in zip(parts, batch.sets)]

@@ -48,15 +48,67 @@ def _responses(protocol, efields, params: ParameterSet):
     return rec.mean(axis=1), dw.mean(axis=1)
 
 
-@lru_cache(maxsize=64)
+_TABLES: dict = {}          # (protocol, plan parameters) -> interpolants; bounded FIFO (a generation's candidates fit)
+_TABLES_MAX = 4096
+_BATCHED_RULE = ("fac_gain", "meta_fast_gain", "meta_slow_scale")   # rule fields that may differ within one run
+
+
+def _store(key, rec, dw):
+    while len(_TABLES) >= _TABLES_MAX:
+        _TABLES.pop(next(iter(_TABLES)))
+    _TABLES[key] = (PchipInterpolator(E_GRID, rec), PchipInterpolator(E_GRID, dw))
+
+
 def response_table(protocol, params: ParameterSet):
     """(mean recruitment, mean early change) of a protocol's session as functions of the field at the target
-    (V/m): shape-preserving cubic interpolants on :data:`E_GRID`."""
-    rec, dw = _responses(protocol, E_GRID, params)
-    return PchipInterpolator(E_GRID, rec), PchipInterpolator(E_GRID, dw)
+    (V/m): shape-preserving cubic interpolants on :data:`E_GRID` (cached on the protocol and ``params``)."""
+    key = (protocol, params)
+    if key not in _TABLES:
+        rec, dw = _responses(protocol, E_GRID, params)
+        _store(key, rec, dw)
+    return _TABLES[key]
+
+
+def prime_response_tables(protocol, param_sets) -> None:
+    """Compute the :func:`response_table` of ``protocol`` for several plan parameter sets (calibration candidates)
+    in one run of the calcium rule: the synapses of every set side by side, each with its own facilitation gain,
+    fast-threshold gain and slow-trace scale. The tables equal the one-by-one ones; sets that differ in any other
+    rule or TMS parameter are computed one by one."""
+    from dataclasses import replace
+
+    from ..plasticity.synaptic import CalciumRule, simulate_session
+    from .tms import target_recruitment
+
+    todo = [ps for ps in dict.fromkeys(param_sets) if (protocol, ps) not in _TABLES]
+    if len(todo) < 2:
+        for ps in todo:
+            response_table(protocol, ps)
+        return
+    rules = [CalciumRule.from_params(ps) for ps in todo]
+    shared = {k: v for k, v in vars(rules[0]).items() if k not in _BATCHED_RULE}
+    tms_of = [tuple((k, ps.value(k)) for k in ps if k.startswith("tms.")) for ps in todo]
+    if any({k: v for k, v in vars(r).items() if k not in _BATCHED_RULE} != shared for r in rules) or len(set(tms_of)) > 1:
+        for ps in todo:
+            response_table(protocol, ps)
+        return
+    rec = np.stack([target_recruitment(x, params=todo[0]) for x in E_GRID])        # (G, 32), the same for all
+    n = rec.size
+    rule = replace(rules[0], **{f: np.repeat([getattr(r, f) for r in rules], n) for f in _BATCHED_RULE})
+    a = np.tile(rec.ravel(), len(todo))
+    r0 = todo[0].si("plasticity.calcium.rho0")
+    st = simulate_session(protocol.pulse_times(), a, rho0=r0, rule=rule, params=todo[0])
+    w0, w1 = rules[0].weight(np.full(a.shape, r0)), rules[0].weight(st.rho)
+    dw = (w1 / w0 - 1.0).reshape(len(todo), *rec.shape)
+    for k, ps in enumerate(todo):
+        _store((protocol, ps), rec.mean(axis=1), dw[k].mean(axis=1))
 
 
 _PLAN_PARAMETERS = ("tms.", "plasticity.calcium.")  # everything a plan reads (traits come with the patients)
+
+
+def plan_parameters(params: ParameterSet) -> ParameterSet:
+    """The part of ``params`` a session plan reads (``tms.*``, ``plasticity.calcium.*``): the key of its caches."""
+    return ParameterSet({k: params[k] for k in params if k.startswith(_PLAN_PARAMETERS)}, version="tms-plan")
 
 
 def session_plan(tms, params: ParameterSet, traits=None, *, exact: bool = False) -> SessionPlan:
@@ -76,7 +128,7 @@ def session_plan(tms, params: ParameterSet, traits=None, *, exact: bool = False)
     ('sgACC-anticorrelated (individual map)', True)
     """
     from .tms.targeting import patient_dose, typical_traits
-    sub = ParameterSet({k: params[k] for k in params if k.startswith(_PLAN_PARAMETERS)}, version="tms-plan")
+    sub = plan_parameters(params)
     traits = typical_traits(1, params) if traits is None else traits
     protocol = tms.make_protocol()
     dose = patient_dose(tms.intensity, tms.aim, traits, adjust=tms.adjust, coil=tms.coil, params=sub)

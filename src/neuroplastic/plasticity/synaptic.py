@@ -132,32 +132,35 @@ def _cubic_mid(rho, h, rule):
 
 
 def _cubic_rk4(rho, h, rule, h_max=10.0):
-    n = max(1, int(np.ceil(float(np.max(h, initial=0.0)) / h_max)))
+    """RK4 over h in n = ceil(h / h_max) equal steps, n per synapse: each synapse's result depends only on its own
+    numbers (not on the other synapses of the call)."""
+    h = np.broadcast_to(np.asarray(h, float), np.shape(rho))
+    n = np.maximum(1, np.ceil(h / h_max)).astype(int)
     dt = h / n
-    for _ in range(n):
+    for j in range(int(np.max(n, initial=1))):
+        step = dt if j == 0 or n.min(initial=1) > j else np.where(n > j, dt, 0.0)
         k1 = _cubic(rho, rule)
-        k2 = _cubic(rho + 0.5 * dt * k1, rule)
-        k3 = _cubic(rho + 0.5 * dt * k2, rule)
-        k4 = _cubic(rho + dt * k3, rule)
-        rho = rho + dt / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
+        k2 = _cubic(rho + 0.5 * step * k1, rule)
+        k3 = _cubic(rho + 0.5 * step * k2, rule)
+        k4 = _cubic(rho + step * k3, rule)
+        rho = rho + step / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
     return rho
 
 
-def _phi(h, rx, rl):
-    """(exp(-h rx) - exp(-h rl)) / (rl - rx), with its limit h exp(-h rl) when rx == rl."""
-    d = rl - rx
-    if abs(d) < 1e-12 * max(rl, rx, 1e-300):
-        return h * np.exp(-h * rl)
-    return (np.exp(-h * rx) - np.exp(-h * rl)) / d
-
-
-def _advance_slow(l, m0, target, h, tm, tl):
-    """Exact step of dl/dt = (m^2 - l)/tl over h while m relaxes to ``target`` (0 or 1) with tm."""
+def _advance_slow(l, m0, target, h, tm, tl, em=None, el=None):
+    """Exact step of dl/dt = (m^2 - l)/tl over h while m relaxes to ``target`` (0 or 1) with tm. ``em`` =
+    exp(-h/tm) and ``el`` = exp(-h/tl) may be passed when the caller has them (the event loop reuses them)."""
     A, B = target, m0 - target
     rl, rm = 1.0 / tl, 1.0 / tm
-    el = np.exp(-h * rl)
+    el = np.exp(-h * rl) if el is None else el
+    em = np.exp(-h * rm) if em is None else em
+
+    def phi(e_x, rx):   # (exp(-h rx) - exp(-h rl)) / (rl - rx), its limit h exp(-h rl) when rx == rl
+        d = rl - rx
+        return h * el if abs(d) < 1e-12 * max(rl, rx, 1e-300) else (e_x - el) / d
+
     out = l * el + A * A * (1.0 - el)
-    out = out + rl * (2 * A * B * _phi(h, rm, rl) + B * B * _phi(h, 2 * rm, rl))
+    out = out + rl * (2 * A * B * phi(em, rm) + B * B * phi(em * em, 2 * rm))
     return out
 
 
@@ -182,12 +185,14 @@ def _events(pulse_times, rule):
     t = np.asarray(pulse_times, float)
     if t.ndim != 1 or len(t) == 0 or np.any(np.diff(t) < 0) or not np.all(np.isfinite(t)):
         raise ScenarioError("pulse_times", f"array of {t.size} values", "a non-empty, sorted 1-D array of times in s")
-    G = facilitation_gains(t, rule)
+    F = np.zeros(len(t))   # facilitation trace just before each pulse (G_k = 1 + g_F F_k)
+    for k in range(1, len(t)):
+        F[k] = (F[k - 1] + 1.0) * np.exp(-(t[k] - t[k - 1]) / rule.fac_tau)
     times = np.concatenate([t, t + rule.delay])
     kind = np.concatenate([np.zeros(len(t), int), np.ones(len(t), int)])  # 0 post, 1 pre
-    gain = np.concatenate([G, G])
+    trace = np.concatenate([F, F])
     order = np.argsort(times, kind="stable")
-    return times[order], kind[order], gain[order]
+    return times[order], kind[order], trace[order]
 
 
 def simulate_session(pulse_times, pre_scale, post_scale=None, rho0=None, rule: CalciumRule | None = None,
@@ -230,7 +235,10 @@ def simulate_session(pulse_times, pre_scale, post_scale=None, rho0=None, rule: C
     rho = np.array(np.broadcast_to(np.asarray(r0, float), (n,)), dtype=float)
     if np.any((rho < 0) | (rho > 1)):
         raise ScenarioError("rho0", "values outside [0, 1]", "efficacy variables in [0, 1]")
-    times, kind, gain = _events(pulse_times, rule)
+    times, kind, trace = _events(pulse_times, rule)
+    # the facilitation gain, the fast-threshold gain and the slow-trace scale may be per-synapse arrays (N,): one
+    # run then holds several parameter sets (calibration candidates), each synapse with its own
+    fac_gain = np.asarray(rule.fac_gain, float)
     amp_post = rule.c_post * q
     amp_pre = rule.c_pre * a
     c = np.zeros(n)
@@ -243,11 +251,12 @@ def simulate_session(pulse_times, pre_scale, post_scale=None, rho0=None, rule: C
     ln_td = np.log(rule.theta_d)
     n_ev = len(times)
     for e in range(n_ev):
-        c = c + (amp_post if kind[e] == 0 else amp_pre) * gain[e]
+        c = c + (amp_post if kind[e] == 0 else amp_pre) * (1.0 + fac_gain * trace[e])
         if e + 1 < n_ev:
             T = times[e + 1] - times[e]
-        else:  # last event: run until every synapse's calcium is below theta_d
-            T = rule.tau_ca * max(0.0, float(np.log(np.max(c, initial=0.0) + 1e-300) - ln_td)) + 1e-9
+        else:  # last event: run each synapse until its own calcium is below theta_d
+            with np.errstate(divide="ignore"):
+                T = rule.tau_ca * np.maximum(0.0, np.log(c + 1e-300) - ln_td) + 1e-9
         th_p = _theta_p(m, l, rule)
         with np.errstate(divide="ignore"):
             lc = np.log(c)
@@ -263,12 +272,15 @@ def simulate_session(pulse_times, pre_scale, post_scale=None, rho0=None, rule: C
         if rule.bistable:
             rho = _cubic_rk4(rho, 0.5 * (t_d - t_p) + (T - t_d), rule)
         # threshold traces: m relaxes towards 1 while c > theta_d, towards 0 otherwise
-        l = _advance_slow(l, m, 1.0, t_d, tm, tl)
-        m = 1.0 + (m - 1.0) * np.exp(-t_d / tm)
-        l = _advance_slow(l, m, 0.0, T - t_d, tm, tl)
-        m = m * np.exp(-(T - t_d) / tm)
+        em = np.exp(-t_d / tm)
+        l = _advance_slow(l, m, 1.0, t_d, tm, tl, em, np.exp(-t_d / tl))
+        m = 1.0 + (m - 1.0) * em
+        h = T - t_d
+        em = np.exp(-h / tm)
+        l = _advance_slow(l, m, 0.0, h, tm, tl, em, np.exp(-h / tl))
+        m = m * em
         c = c * np.exp(-T / rule.tau_ca)
-    return SessionState(rho=np.clip(rho, 0.0, 1.0), m=m, l=l, t_end=float(times[-1] + T))
+    return SessionState(rho=np.clip(rho, 0.0, 1.0), m=m, l=l, t_end=float(times[-1] + np.max(T, initial=0.0)))
 
 
 def session_weight_change(pulse_times, recruitment, rho0=None, params: ParameterSet | None = None,
@@ -375,7 +387,8 @@ def time_above_thresholds(pulse_times, pre_scale=1.0, post_scale=None, rule: Cal
     a = np.atleast_1d(np.asarray(pre_scale, float))
     q = a if post_scale is None else np.atleast_1d(np.asarray(post_scale, float))
     a, q = np.broadcast_arrays(a, q)
-    times, kind, gain = _events(pulse_times, rule)
+    times, kind, trace = _events(pulse_times, rule)
+    gain = 1.0 + rule.fac_gain * trace
     c = np.zeros(a.shape)
     tp_sum = np.zeros(a.shape)
     td_sum = np.zeros(a.shape)
@@ -409,7 +422,8 @@ def reference_integrate(pulse_times, pre_scale, post_scale=None, rho0=0.5, rule:
     a = np.atleast_1d(np.asarray(pre_scale, float))
     q = a if post_scale is None else np.atleast_1d(np.asarray(post_scale, float))
     a, q = np.broadcast_arrays(a, q)
-    times, kind, gain = _events(pulse_times, rule)
+    times, kind, trace = _events(pulse_times, rule)
+    gain = 1.0 + rule.fac_gain * trace
     amps = np.where(kind[:, None] == 0, rule.c_post * q[None], rule.c_pre * a[None]) * gain[:, None]
     t_stop = float(times[-1] + 0.2) if t_end is None else float(t_end)
     n_steps = int(np.ceil(t_stop / dt))

@@ -56,6 +56,15 @@ def _newest_with_cv(hypothesis: str) -> dict | None:
     return None
 
 
+def _moved_note(lit, overrides, top: int = 4) -> str:
+    """The parameters a fold moved most (relative to each one's range), as 'name prior->value'."""
+    moved = sorted(((abs(v - lit.value(k)) / max(lit[k].high - lit[k].low, 1e-12), k, v)
+                    for k, v in overrides.items() if abs(v - lit.value(k)) > 1e-9), reverse=True)
+    if not moved:
+        return "moved: none"
+    return "moved most: " + ", ".join(f"{k.split('.')[-1]} {lit.value(k):g}->{v:g}" for _, k, v in moved[:top])
+
+
 def run_validation(out_dir: Path, *, hypotheses=("plasticity", "monoamine"), cross_validate: bool = True,
                    console=None, targets: list[str] | None = None, figures: bool = True) -> dict:
     """Run every target (or the ids in ``targets``) under each hypothesis; write ``validation.json`` (the rows of
@@ -89,9 +98,7 @@ def run_validation(out_dir: Path, *, hypotheses=("plasticity", "monoamine"), cro
             rows += r
             cv_rows.append({"held_out": c["held_out"], "n": len(fam_t), "passed_cv": sum(x["passed"] for x in r),
                             "passed_full": sum(plas[t.id]["passed"] for t in fam_t),
-                            "note": c.get("note") or "moved: " + (", ".join(
-                                f"{k.split('.')[-1]} {lit.value(k):g}->{v:g}" for k, v in c["overrides"].items()
-                                if abs(v - lit.value(k)) > 1e-9) or "none (budget spent in the first line search)")})
+                            "note": c.get("note") or _moved_note(lit, c["overrides"])})
     profile = None
     if "monoamine" in hypotheses and "plasticity" in hypotheses and any(t.protocol == "stard_level1" for t in tg):
         _say(console, "validate: monoamine profile on STAR*D (its own parameters over their ranges)")
@@ -135,6 +142,7 @@ def run_calibration(out_dir: Path | None = None, *, hypothesis: str = "plasticit
     rep, cv = calibrate(hypothesis, generations=generations, popsize=popsize, seed=seed,
                         cross_validate=cross_validate, journal_dir=where, resume=resume, workers=workers,
                         scheduler=scheduler, progress=progress, log=lambda s: _say(console, s))
+    rep["optimiser"]["workers"] = workers   # how the generations were split (the numbers do not depend on it)
     rep["command"] = command or (f"neuroplastic calibrate --hypothesis {hypothesis} --seed {seed} "
                                  f"--generations {generations}" + (f" --popsize {popsize}" if popsize else "")
                                  + (" --cross-validate" if cross_validate else ""))

@@ -1,10 +1,13 @@
 """Calibration: a CMA-ES fit of the registry's ``calibrated`` parameters to the ``fit`` targets.
 
 Procedure (reproducible: seeded, recorded, re-runnable with ``neuroplastic calibrate --verify``):
-1. Start from the literature parameter set (registry files without any calibration overrides).
-2. Free parameters: the hypothesis's own calibrated parameters that the encoded fit targets constrain
-   (``FREE[hypothesis]``); each must be marked ``calibrated`` in the registry (checked) and stays inside its
-   registry range: the optimiser works on [0, 1] per parameter, mapped log-uniformly where the range spans x10 or more.
+1. Start from the registry's values (no calibration set applied): for a calibrated parameter that value is its
+   prior, the start of the search (for the parameters the earlier manual search had set, its value, recorded in
+   the registry entry as such).
+2. Free parameters: every parameter the registry marks ``calibrated`` (``FREE[hypothesis]``: the monoamine
+   hypothesis owns ``mood.monoamine.*``, the plasticity fit moves all the others; none is held by hand). Each stays
+   inside its registry range: the optimiser works on [0, 1] per parameter, mapped log-uniformly where the range spans
+   x10 or more.
 3. Objective: sum over fit targets of ((simulated - published) / half-width of the tolerance)^2; a target that cannot
    be computed costs 25.
 4. CMA-ES (the ``cma`` package: bounded, derivative-free, robust to the noisy, non-separable objective a trial
@@ -12,10 +15,11 @@ Procedure (reproducible: seeded, recorded, re-runnable with ``neuroplastic calib
    seeded by ``seed``; each generation is evaluated as one batched run (``objective_terms_batch``: K parameter
    sets x N patients in one vectorised pass). The best candidate seen is the result; its objective is recorded as
    is, with the command, seed, budget and the data version.
-5. Cross-validation: the same fit (same optimiser, seed and budget), started from the literature values, once per
-   treatment family with that family's fit targets removed; the held-out family's targets are then predicted by
-   ``validate``.
-Parameters not listed in ``FREE`` (literature values, and calibrated ones without an encoded target) never move.
+5. Cross-validation: the same fit (same optimiser, seed and budget, same start), once per treatment family
+   (pills, ketamine, stimulation, psychotherapy, placebo) with that family's fit targets removed; the folds run in
+   lockstep with the full fit (one batched run per generation for all searches, :func:`fit_many`), and the held-out
+   family's targets are then predicted by ``validate``.
+Parameters not marked ``calibrated`` (literature values) never move.
 """
 
 from __future__ import annotations
@@ -34,35 +38,16 @@ from ..params._registry import _load_files, calibration_files
 from .runner import BatchSimulator, Simulator, compute
 from .targets import FAMILIES, load_targets
 
-FREE = {
-    # the calibrated parameters the encoded fit targets constrain, ordered so that Powell's first sweep visits the
-    # largest misfits first (trial-level placebo and drug response, then ketamine, then VNS)
-    "plasticity": ["brain.expectancy.w_vta", "plasticity.bdnf.w_da", "plasticity.bdnf.creb_max",
-                   "population.placebo.sd", "population.episode.sd", "population.capacity.sd",
-                   "brain.circuit.w_5ht_sgacc", "brain.circuit.w_da_reward", "mood.scales.entry_inflation",
-                   "plasticity.bdnf.release_glutamate", "population.trd.stress_median",
-                   "population.outpatient.episode_rate", "placebo.expectancy.implant",
-                   "plasticity.consolidation.late_lifetime",
-                   # psychotherapy rows (DeRubeis 2005, Dimidjian 2006) now encoded: the hand-set drives and the
-                   # consolidation constants they were set with are free
-                   "therapy.cbt.session_dlpfc_drive", "therapy.cbt.practice_dlpfc_drive",
-                   "therapy.cbt.practice_reward_drive", "therapy.ba.session_dlpfc_drive",
-                   "therapy.ba.practice_dlpfc_drive", "therapy.ba.practice_reward_drive",
-                   "plasticity.consolidation.capture_time", "plasticity.meta.learning_rate",
-                   "plasticity.consolidation.late_max"],
-    "monoamine": ["mood.monoamine.max_relief", "mood.monoamine.half_index"],
-}
-NOT_FITTED = {
-    # calibrated parameters the fit does not move (each still names its fit rows in the registry)
-    "plasticity.structural.mtor_max": "held (cost); release_glutamate carries the ketamine 24-h target",
-    "mood.scales.entry_inflation_time": "held (cost); entry_inflation carries the placebo target",
-    "mood.severity.midpoint": "baseline-severity anchor; no baseline row in clinical-targets.md encoded",
-    "mood.severity.slope": "baseline-severity anchor; no baseline row encoded",
-    "plasticity.calcium.facilitation_gain": "moves the rTMS course rows; motor-cortex TBS/frequency rows (Chen 1997, Huang 2005) not encoded yet",
-    "plasticity.calcium.meta_fast_gain": "TBS rows (Huang 2005) not encoded yet",
-    "plasticity.calcium.meta_slow_scale": "TBS dose rows (Gamboa 2010) not encoded yet",
-    "plasticity.calcium.early_decay_tau": "TBS duration rows (Huang 2005) not encoded yet",
-}
+def _free(hypothesis: str) -> list[str]:
+    """Every parameter the registry marks ``calibrated`` that belongs to ``hypothesis`` (the monoamine hypothesis owns
+    ``mood.monoamine.*``; the plasticity fit moves every other calibrated parameter), in registry order."""
+    names = ParameterSet(_load_files(), version="free").calibrated()
+    own = [n for n in names if n.startswith("mood.monoamine.")]
+    return own if hypothesis == "monoamine" else [n for n in names if n not in own]
+
+
+FREE = {"plasticity": _free("plasticity"), "monoamine": _free("monoamine")}
+NOT_FITTED: dict[str, str] = {}   # calibrated parameters the fit holds (none: every tuned value is fitted)
 CAL_DIR = "calibration"
 
 
@@ -165,6 +150,147 @@ def _generation(values_list, base, hypothesis, fit_targets, *, workers=None, sch
     return out
 
 
+class _Search:
+    """One CMA-ES search (the full fit, or a cross-validation fold without one family's fit rows)."""
+
+    def __init__(self, hypothesis, base, names, maps, fit_targets, *, exclude_family, generations, popsize, seed,
+                 sigma0, journal, resume):
+        import json
+
+        import cma
+
+        self.hypothesis, self.base, self.names, self.maps = hypothesis, base, names, maps
+        self.fit_targets, self.exclude_family = fit_targets, exclude_family
+        self.ids = {t.id for t in fit_targets}
+        self.generations, self.seed, self.sigma0 = generations, seed, sigma0
+        self.u0 = [float(np.clip(mp[1](base.value(n)), 0.0, 1.0)) for n, mp in zip(names, maps)]
+        rng = np.random.default_rng(seed)
+        opts = {"bounds": [0.0, 1.0], "seed": seed, "verbose": -9,
+                "randn": lambda *shape: rng.standard_normal(shape), "maxiter": generations, "tolfun": 0.0,
+                "tolfunhist": 0.0, "tolx": 0.0, "tolstagnation": 10 ** 9}
+        if popsize:
+            opts["popsize"] = int(popsize)
+        self.es = cma.CMAEvolutionStrategy(self.u0, sigma0, opts)
+        self.journal = journal
+        self.recorded = []
+        if journal is not None and resume and Path(journal).exists():
+            self.recorded = [json.loads(line) for line in Path(journal).read_text().splitlines() if line.strip()]
+        elif journal is not None:
+            Path(journal).parent.mkdir(parents=True, exist_ok=True)
+            Path(journal).write_text("")
+        self.label = f"[{hypothesis}{' -' + exclude_family if exclude_family else ''}]"
+        self.before_terms = self.best_terms = None
+        self.best_f, self.best_u = math.inf, list(self.u0)
+        self.evaluations = 0
+        self.X = None
+
+    def vals(self, u):
+        return {n: float(np.clip(mp[0](float(np.clip(x, 0, 1))), self.base[n].low, self.base[n].high))
+                for n, mp, x in zip(self.names, self.maps, u)}
+
+    def ask(self, g):
+        """Candidates to evaluate in generation g (the priors ride along with the first); [] when the journal
+        already holds this generation."""
+        from ..errors import NeuroplasticError
+
+        self.X = [list(map(float, x)) for x in self.es.ask()]
+        if g < len(self.recorded):
+            if not np.allclose(np.asarray(self.recorded[g]["X"]), np.asarray(self.X), rtol=0, atol=1e-12):
+                raise NeuroplasticError(f"calibration journal {self.journal}: generation {g + 1} was made with other "
+                                        "settings (seed, generations, population or data); start without --resume")
+            return []
+        return [self.vals(x) for x in ([self.u0] if g == 0 else []) + self.X]
+
+    def tell(self, g, terms, log):
+        import json
+
+        if g < len(self.recorded):
+            terms = self.recorded[g]["terms"]
+            self.before_terms = self.recorded[g].get("before", self.before_terms)
+        else:
+            if self.exclude_family is not None:   # the batch computed every fit row; a fold sees only its own
+                terms = [{k: v for k, v in t.items() if k in self.ids} for t in terms]
+            if g == 0:
+                self.before_terms, terms = terms[0], terms[1:]
+            if self.journal is not None:
+                with open(self.journal, "a") as fh:
+                    line = {"generation": g + 1, "X": self.X, "terms": terms,
+                            **({"before": self.before_terms} if g == 0 else {})}
+                    fh.write(json.dumps(line) + "\n")
+        F = [float(sum(t.values())) for t in terms]
+        if g == 0:
+            self.best_f, self.best_terms = float(sum(self.before_terms.values())), self.before_terms
+        self.es.tell(self.X, F)
+        self.evaluations += len(self.X)
+        k = int(np.argmin(F))
+        if F[k] < self.best_f:
+            self.best_f, self.best_u, self.best_terms = F[k], self.X[k], terms[k]
+        log(f"  {self.label} generation {g + 1}/{self.generations}: best {min(F):.3f}, best so far {self.best_f:.3f}")
+
+    def report(self, seconds):
+        import cma
+
+        best = self.vals(self.best_u)
+        return {
+            "hypothesis": self.hypothesis,
+            "excluded_family": self.exclude_family,
+            "method": OPTIMISER,
+            "optimiser": {"package": "cma", "version": cma.__version__, "seed": self.seed,
+                          "generations": self.generations, "popsize": int(self.es.popsize), "sigma0": self.sigma0,
+                          "start": "priors"},
+            "evaluations": self.evaluations,
+            "seconds": round(seconds, 1),
+            "data_version": data_version(),
+            "fit_targets": [t.id for t in self.fit_targets],
+            "objective_before": round(float(sum(self.before_terms.values())), 4),
+            "objective_after": round(float(sum(self.best_terms.values())), 4),
+            "terms_before": {k: round(v, 4) for k, v in self.before_terms.items()},
+            "terms_after": {k: round(v, 4) for k, v in self.best_terms.items()},
+            "before": {n: self.base.value(n) for n in self.names},
+            "overrides": {n: round(v, 6) for n, v in best.items()},
+        }
+
+
+def fit_many(hypothesis: str = "plasticity", excludes=(None,), *, generations: int = 16, popsize: int | None = None,
+             seed: int = 1, sigma0: float = 0.25, base: ParameterSet | None = None, journals=None,
+             resume: bool = False, workers: int | None = None, scheduler: str | None = None, progress=None,
+             log=print) -> list[dict]:
+    """Several CMA-ES searches in lockstep: search i fits the fit targets minus family ``excludes[i]`` (None: all).
+
+    Each generation, every search asks for its candidates and all of them are evaluated in **one** batched run
+    (K = searches x population parameter sets x N patients), then each search is told its own candidates' terms.
+    A candidate's terms depend only on that candidate, so every search's result is the one it would reach on its
+    own (:func:`fit`); running the cross-validation folds beside the full fit costs one larger batch per generation
+    instead of one fit per fold."""
+    if generations < 1:
+        raise ValueError("generations must be at least 1")
+    if base is None:
+        from ..params import default_parameters
+        base = literature_parameters() if hypothesis == "plasticity" else default_parameters()
+    _, targets = load_targets()
+    names = FREE[hypothesis]
+    maps = _maps(base, names)
+    journals = list(journals) if journals is not None else [None] * len(excludes)
+    searches = [_Search(hypothesis, base, names, maps,
+                        [t for t in targets if t.used_for == "fit" and t.family != ex], exclude_family=ex,
+                        generations=generations, popsize=popsize, seed=seed, sigma0=sigma0, journal=j, resume=resume)
+                for ex, j in zip(excludes, journals)]
+    every = [t for t in targets if t.used_for == "fit"]
+    t0 = time.time()
+    for g in range(generations):
+        asked = [s.ask(g) for s in searches]
+        flat = [v for a in asked for v in a]
+        terms = _generation(flat, base, hypothesis, every, workers=workers, scheduler=scheduler) if flat else []
+        i = 0
+        for s, a in zip(searches, asked):
+            s.tell(g, terms[i:i + len(a)], log)
+            i += len(a)
+        if progress is not None:
+            progress(g + 1, generations, searches[0].best_f)
+    seconds = time.time() - t0
+    return [s.report(seconds) for s in searches]
+
+
 def fit(hypothesis: str = "plasticity", *, generations: int = 16, popsize: int | None = None, seed: int = 1,
         sigma0: float = 0.25, exclude_family: str | None = None, base: ParameterSet | None = None,
         journal: Path | None = None, resume: bool = False, workers: int | None = None,
@@ -181,92 +307,9 @@ def fit(hypothesis: str = "plasticity", *, generations: int = 16, popsize: int |
     The plasticity fit starts from the registry's prior values (no calibration applied). Another hypothesis is
     refitted on top of the shipped shared set (``default_parameters()``): only its own parameters move, so both
     hypotheses share one parameter set for everything else."""
-    import json
-
-    import cma
-
-    from ..errors import NeuroplasticError
-
-    if generations < 1:
-        raise ValueError("generations must be at least 1")
-    if base is None:
-        from ..params import default_parameters
-        base = literature_parameters() if hypothesis == "plasticity" else default_parameters()
-    _, targets = load_targets()
-    fit_targets = [t for t in targets if t.used_for == "fit" and t.family != exclude_family]
-    names = FREE[hypothesis]
-    maps = _maps(base, names)
-    u0 = [float(np.clip(mp[1](base.value(n)), 0.0, 1.0)) for n, mp in zip(names, maps)]
-    rng = np.random.default_rng(seed)
-    opts = {"bounds": [0.0, 1.0], "seed": seed, "verbose": -9, "randn": lambda *shape: rng.standard_normal(shape),
-            "maxiter": generations, "tolfun": 0.0, "tolfunhist": 0.0, "tolx": 0.0, "tolstagnation": 10 ** 9}
-    if popsize:
-        opts["popsize"] = int(popsize)
-    es = cma.CMAEvolutionStrategy(u0, sigma0, opts)
-    t0 = time.time()
-
-    def vals(u):
-        return {n: float(np.clip(mp[0](float(np.clip(x, 0, 1))), base[n].low, base[n].high))
-                for n, mp, x in zip(names, maps, u)}
-
-    recorded = []
-    if journal is not None and resume and Path(journal).exists():
-        recorded = [json.loads(line) for line in Path(journal).read_text().splitlines() if line.strip()]
-    elif journal is not None:
-        Path(journal).parent.mkdir(parents=True, exist_ok=True)
-        Path(journal).write_text("")
-    label = f"[{hypothesis}{' -' + exclude_family if exclude_family else ''}]"
-    before_terms = best_terms = None
-    best_f, best_u = math.inf, list(u0)
-    evaluations = 0
-    for g in range(generations):
-        X = [list(map(float, x)) for x in es.ask()]
-        if g < len(recorded):
-            if not np.allclose(np.asarray(recorded[g]["X"]), np.asarray(X), rtol=0, atol=1e-12):
-                raise NeuroplasticError(f"calibration journal {journal}: generation {g + 1} was made with other "
-                                        "settings (seed, generations, population or data); start without --resume")
-            terms = recorded[g]["terms"]
-            before_terms = recorded[g].get("before", before_terms)
-        else:  # the priors ride along with the first generation: one batched run, no separate evaluation
-            cands = ([u0] if g == 0 else []) + X
-            terms = _generation([vals(x) for x in cands], base, hypothesis, fit_targets, workers=workers,
-                                scheduler=scheduler)
-            if g == 0:
-                before_terms, terms = terms[0], terms[1:]
-            if journal is not None:
-                with open(journal, "a") as fh:
-                    line = {"generation": g + 1, "X": X, "terms": terms, **({"before": before_terms} if g == 0 else {})}
-                    fh.write(json.dumps(line) + "\n")
-        F = [float(sum(t.values())) for t in terms]
-        if g == 0:
-            best_f, best_terms = float(sum(before_terms.values())), before_terms
-        es.tell(X, F)
-        evaluations += len(X)
-        k = int(np.argmin(F))
-        if F[k] < best_f:
-            best_f, best_u, best_terms = F[k], X[k], terms[k]
-        log(f"  {label} generation {g + 1}/{generations}: best {min(F):.3f}, best so far {best_f:.3f}")
-        if progress is not None:
-            progress(g + 1, generations, best_f)
-    best = vals(best_u)
-    after_terms = best_terms
-    return {
-        "hypothesis": hypothesis,
-        "excluded_family": exclude_family,
-        "method": OPTIMISER,
-        "optimiser": {"package": "cma", "version": cma.__version__, "seed": seed, "generations": generations,
-                      "popsize": int(es.popsize), "sigma0": sigma0, "start": "priors"},
-        "evaluations": evaluations,
-        "seconds": round(time.time() - t0, 1),
-        "data_version": data_version(),
-        "fit_targets": [t.id for t in fit_targets],
-        "objective_before": round(float(sum(before_terms.values())), 4),
-        "objective_after": round(float(sum(after_terms.values())), 4),
-        "terms_before": {k: round(v, 4) for k, v in before_terms.items()},
-        "terms_after": {k: round(v, 4) for k, v in after_terms.items()},
-        "before": {n: base.value(n) for n in names},
-        "overrides": {n: round(v, 6) for n, v in best.items()},
-    }
+    return fit_many(hypothesis, (exclude_family,), generations=generations, popsize=popsize, seed=seed,
+                    sigma0=sigma0, base=base, journals=[journal], resume=resume, workers=workers,
+                    scheduler=scheduler, progress=progress, log=log)[0]
 
 
 def calibration_dir() -> Path:
@@ -315,32 +358,34 @@ def calibrate(hypothesis: str = "plasticity", *, generations: int = 16, popsize:
               resume: bool = False, workers: int | None = None, scheduler: str | None = None, progress=None,
               log=print) -> tuple[dict, list[dict]]:
     """The full fit and, with ``cross_validate``, one refit per treatment family with that family held out, all
-    with the same optimiser, seed and budget. ``journal_dir`` keeps a resumable journal per fit."""
-    def one(exclude=None):
-        journal = None
-        if journal_dir is not None:
-            journal = Path(journal_dir) / f".{hypothesis}-seed{seed}-{exclude or 'all'}.journal.jsonl"
-        return fit(hypothesis, generations=generations, popsize=popsize, seed=seed, sigma0=sigma0,
-                   exclude_family=exclude, journal=journal, resume=resume, workers=workers, scheduler=scheduler,
-                   progress=progress, log=log)
-
-    rep = one()
-    cv = []
+    with the same optimiser, seed and budget, run in lockstep (:func:`fit_many`: one batched run per generation
+    for the fit and all folds). ``journal_dir`` keeps a resumable journal per search."""
+    _, targets = load_targets()
+    folds = [fam for fam in FAMILIES if any(t.used_for == "fit" and t.family == fam for t in targets)] \
+        if cross_validate else []
+    excludes = [None] + folds
+    journals = None
+    if journal_dir is not None:
+        journals = [Path(journal_dir) / f".{hypothesis}-seed{seed}-{ex or 'all'}.journal.jsonl" for ex in excludes]
+    reports = fit_many(hypothesis, excludes, generations=generations, popsize=popsize, seed=seed, sigma0=sigma0,
+                       journals=journals, resume=resume, workers=workers, scheduler=scheduler, progress=progress,
+                       log=log)
+    rep, cv = reports[0], []
     if cross_validate:
-        _, targets = load_targets()
+        by = dict(zip(folds, reports[1:]))
         for fam in FAMILIES:
-            if not any(t.used_for == "fit" and t.family == fam for t in targets):
+            if fam not in by:
                 cv.append({"held_out": fam, "note": "no fit target in this family: the full fit already holds it out",
                            "overrides": rep["overrides"]})
                 continue
-            r = one(fam)
+            r = by[fam]
             cv.append({"held_out": fam, "overrides": r["overrides"], "objective_after": r["objective_after"],
                        "evaluations": r["evaluations"], "fit_targets": r["fit_targets"]})
     return rep, cv
 
 
 def verify(hypothesis: str = "plasticity", *, version: int | None = None, tolerance: float = 0.01,
-           progress=None, log=print) -> dict:
+           workers: int | None = None, scheduler: str | None = None, progress=None, log=print) -> dict:
     """Rerun the fit that made the adopted set (or ``version``) from what the set records, and compare objectives.
 
     Returns ``{"name", "recorded", "reproduced", "difference", "ok", "line"}``; ``ok`` is true when the rerun's
@@ -364,8 +409,10 @@ def verify(hypothesis: str = "plasticity", *, version: int | None = None, tolera
         return {"name": name, "ok": False,
                 "line": f"{name} was made from data version {prov.get('data_version')}, this checkout has "
                         f"{data_version()} (targets or registry changed): recalibrate"}
+    if workers is None and scheduler is None:
+        workers = opt.get("workers")   # split as the recorded fit was (the numbers do not depend on it)
     again = fit(hypothesis, generations=int(opt["generations"]), popsize=int(opt["popsize"]), seed=int(opt["seed"]),
-                sigma0=float(opt["sigma0"]), progress=progress, log=log)
+                sigma0=float(opt["sigma0"]), workers=workers, scheduler=scheduler, progress=progress, log=log)
     recorded = float(rep["objective_after"])
     got = float(again["objective_after"])
     diff = abs(got - recorded) / max(abs(recorded), 1e-12)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .profile import best, within
-from .targets import load_targets
+from .targets import FAMILIES, load_targets
 
 _POINT_KINDS = {"remission_rate", "response_rate", "rate_difference", "mean_change", "mean_difference", "mean_percent_change",
                 "early_improvement_rate", "desensitised_fraction", "relative_change", "occupancy_at",
@@ -37,7 +37,7 @@ def figures(out: Path, targets, sims: dict) -> list[str]:
     from .targets import days
 
     names = []
-    families = sorted({t.family for t in targets}, key=["pills", "ketamine", "tms", "vns", "biology"].index)
+    families = sorted({t.family for t in targets}, key=list(FAMILIES).index)
     for fam in families:
         tg = [t for t in targets if t.family == fam]
         ncol = 4
@@ -238,10 +238,11 @@ def write_report(out: Path, rows: list[dict], by_hyp: dict, cv_rows: list[dict],
             L += _profile_section(prof)
     if cv_rows:
         L += ["## Cross-validation (fit on all but one treatment family, predict it)", "",
-              f"Folds from `{meta.get('cv_set')}`. Each fold refits the free parameters from the registry's prior "
-              "values with the fit targets of the held-out family removed (bounded Powell with a small budget), then "
-              "predicts every target of that family. The 'full fit' column is the shipped set, which saw every "
-              "family. Small budgets may leave parameters at their starting values; the note says what moved.", "",
+              f"Folds from `{meta.get('cv_set')}`, made by the shipped optimiser (`{meta.get('cv_method')}`) with the "
+              "same seed, budget and start as the full fit, in lockstep with it: each fold refits every calibrated "
+              "parameter from the registry's priors with the fit rows of the held-out family removed, then predicts "
+              "every row of that family (its fit rows and any checks). The 'full fit' column is the shipped set, which "
+              "saw every family; the note lists what the fold moved most.", "",
               "| held-out family | targets | passed (CV prediction) | passed (full fit) | note |", "|---|---|---|---|---|"]
         for c in cv_rows:
             L.append(f"| {c['held_out']} | {c['n']} | {c['passed_cv']} | {c['passed_full']} | {c.get('note', '')} |")

@@ -30,6 +30,18 @@ from .targets import Target, days, load_targets
 _SCENARIO_KEYS = ("duration", "output_every")
 
 
+def _out_times(protocol: dict, scenario: Scenario):
+    """Output times (s) of a protocol with ``also_output`` (extra sampling instants, e.g. the end of an infusion where
+    plasma peaks) on top of its regular ``output_every`` grid; None for a plain regular grid. Sparse output times
+    let the integrator take its own steps between them instead of one step per output."""
+    extra = protocol.get("also_output")
+    if not extra:
+        return None
+    dur, every = scenario.duration, scenario.output_every
+    grid = np.arange(0.0, dur + 1e-6, every)
+    return np.unique(np.round(np.concatenate([grid, [days(x) * 86400.0 for x in extra]]), 6))
+
+
 class Simulator:
     """Runs and caches protocol arms for one parameter set and hypothesis."""
 
@@ -61,7 +73,8 @@ class Simulator:
         key = (protocol, arm)
         if key not in self._cache:
             sc = self.scenario(protocol, arm)
-            r = run_arm(sc, sc.treatments, self.patients(protocol), self.params)
+            r = run_arm(sc, sc.treatments, self.patients(protocol), self.params,
+                        out_times=_out_times(self.protocols[protocol], sc))
             self.runs += 1
             self._cache[key] = _arm_record(r)
         return self._cache[key]
@@ -97,7 +110,8 @@ class BatchSimulator:
         if key not in self._cache:
             sc = self._sim.scenario(protocol, arm)
             pats = [self._sim.patients(protocol, s) for s in self.batch.sets]
-            runs = run_arm_batch(sc, sc.treatments, pats, self.batch, budget=self.budget, keep=self.keep)
+            runs = run_arm_batch(sc, sc.treatments, pats, self.batch, budget=self.budget, keep=self.keep,
+                                 out_times=_out_times(self.protocols[protocol], sc))
             self.runs += 1
             self._cache[key] = [_arm_record(r) for r in runs]
         return self._cache[key][k]

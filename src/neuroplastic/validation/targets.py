@@ -30,7 +30,7 @@ from .._units import Q_
 REQUIRED = ("id", "family", "used_for", "source", "population", "protocol", "statistic", "value", "tolerance",
             "tolerance_reason", "confirmed")
 # ``tolerance`` may be left out where ``se`` is given (the rule derives it)
-FAMILIES = ("pills", "ketamine", "tms", "vns", "biology")
+FAMILIES = ("pills", "ketamine", "stimulation", "psychotherapy", "placebo", "biology")  # CV: all but biology
 USES = ("fit", "check", "input")
 # statistics that are probabilities: their pass interval is clipped to [0, 1]
 PROBABILITY_KINDS = frozenset({"remission_rate", "response_rate", "early_improvement_rate", "relapse_rate",

@@ -254,7 +254,9 @@ def field_per_output(depth, coil: str = "figure8", params: ParameterSet | None =
     if np.any((d < _DEPTH_GRID[0]) | (d > _DEPTH_GRID[-1])):
         raise ScenarioError("tms.depth", f"{np.min(d) * 1e3:.1f}-{np.max(d) * 1e3:.1f} mm",
                             f"scalp-to-cortex distances between {_DEPTH_GRID[0] * 1e3:.0f} and {_DEPTH_GRID[-1] * 1e3:.0f} mm")
-    return np.exp(_field_table(str(coil).lower(), p)(d))
+    # the table reads tms.* only: keyed on those, parameter sets that differ elsewhere share it
+    sub = ParameterSet({k: p[k] for k in p if k.startswith("tms.")}, version="tms-field")
+    return np.exp(_field_table(str(coil).lower(), sub)(d))
 
 
 @dataclass(frozen=True)
