@@ -155,3 +155,36 @@ def test_candidates_differing_only_in_a_drive_share_one_calendar():
     for values, r in zip(cands, runs):
         _same(run_arm(sc, sc.treatments, pts, p.with_values(values)), r)
     assert not np.array_equal(runs[0].observed["hamd17_expected"], runs[1].observed["hamd17_expected"])
+
+
+def test_calcium_tables_of_many_candidates_in_one_run_equal_one_by_one():
+    """The calcium-rule tables of several candidates (differing in the three rule parameters a fit moves) come from
+    one run with every candidate's synapses side by side; each equals the table computed alone, bit for bit."""
+    from neuroplastic.physics import tms_session as ts
+    from neuroplastic.scenario import parse_scenario
+
+    base = default_parameters()
+    protocol = parse_scenario("duration: 1 day\ntreatments: [{tms: {protocol: itbs}}]").treatments[0].tms.make_protocol()
+    sets = [ts.plan_parameters(base.with_values({"plasticity.calcium.facilitation_gain": g,
+                                                 "plasticity.calcium.meta_fast_gain": 5.0 + 4 * g,
+                                                 "plasticity.calcium.meta_slow_scale": 0.02 + 0.01 * g},
+                                                version=f"cal-{g}")) for g in (0.5, 2.0, 4.0)]
+    ts._TABLES.clear()
+    ts.prime_response_tables(protocol, sets)
+    together = [ts._TABLES[(protocol, s)][1](ts.E_GRID) for s in sets]
+    ts._TABLES.clear()
+    alone = [ts.response_table(protocol, s)[1](ts.E_GRID) for s in sets]
+    ts._TABLES.clear()
+    for a, b in zip(alone, together):
+        assert np.array_equal(a, b)
+    assert not np.allclose(alone[0], alone[2])
+
+
+def test_a_synapse_of_the_calcium_rule_does_not_depend_on_the_others():
+    """Each synapse's end state depends only on its own recruitment (per-synapse end time and step counts)."""
+    from neuroplastic.plasticity.synaptic import simulate_session
+
+    t = np.concatenate([np.arange(30) * 0.1, 20.0 + np.arange(30) * 0.1])
+    few = simulate_session(t, np.array([0.3, 0.8]))
+    many = simulate_session(t, np.array([0.3, 0.8, 1.0, 0.05, 0.6]))
+    assert np.array_equal(few.rho, many.rho[:2]) and np.array_equal(few.l, many.l[:2])

@@ -420,10 +420,11 @@ def calibrate(hypothesis: str = typer.Option("plasticity", "--hypothesis", help=
               generations: int = typer.Option(16, "--generations", help="CMA-ES generations (each one batched run of every fit target for all its candidates)"),
               popsize: Optional[int] = typer.Option(None, "--popsize", help="candidates per generation (default 4 + 3 ln(parameters))"),
               seed: int = typer.Option(1, "--seed", help="seed of the optimiser's random draws"),
+              sigma0: float = typer.Option(0.25, "--sigma0", help="initial CMA-ES step, as a fraction of each parameter's (mapped) range"),
               cross_validate: bool = typer.Option(False, "--cross-validate", help="also refit once per treatment family held out (same optimiser and budget)"),
               resume: bool = typer.Option(False, "--resume", help="continue an interrupted fit from its journal"),
               verify: bool = typer.Option(False, "--verify", help="rerun the fit the adopted set records and report whether its objective is reproduced (within 1%)"),
-              identifiability: bool = typer.Option(False, "--identifiability", help="sensitivity and Fisher-information interval of each free parameter at the shipped set (writes identifiability.json into --out)"),
+              identifiability: bool = typer.Option(False, "--identifiability", help="sensitivity and Fisher-information interval of each free parameter at the shipped set (writes identifiability.json into --out, or beside the adopted set, where validate reports it)"),
               workers: Optional[int] = typer.Option(None, "--workers", help="split each generation over a local Dask cluster of N worker processes"),
               scheduler: Optional[str] = typer.Option(None, "--scheduler", help="split each generation over an existing Dask scheduler")):
     """Fit the registry's calibrated parameters to the training targets with CMA-ES (offline; minutes)."""
@@ -454,7 +455,7 @@ def calibrate(hypothesis: str = typer.Option("plasticity", "--hypothesis", help=
             from .validation.calibrate import identifiability as run_ident
             if out_dir is not None:
                 _check_out(out_dir, "identifiability")
-            res = run_ident(hypothesis, log=lambda s: None)
+            res = run_ident(hypothesis, workers=workers, scheduler=scheduler, log=lambda s: None)
             tab = Table(title=f"identifiability of the {hypothesis} parameters at the shipped set")
             for col in ("parameter", "value", "sensitivity", "95% interval", "moves most", "identifiable"):
                 tab.add_column(col, overflow="fold")
@@ -465,6 +466,10 @@ def calibrate(hypothesis: str = typer.Option("plasticity", "--hypothesis", help=
             out.print(tab)
             if out_dir is not None:
                 _staged(out_dir, lambda d: (d / "identifiability.json").write_text(json.dumps(res, indent=2)))
+            else:   # beside the shipped set it describes, where `validate` reports it
+                from .validation.calibrate import identifiability_path
+                identifiability_path(hypothesis).write_text(json.dumps(res, indent=2))
+                out.print(f"written: {identifiability_path(hypothesis)}", highlight=False, markup=False)
             return
         if out_dir is not None:
             _check_out(out_dir, "calibrate")  # adds the next version beside earlier sets, never replaces one
@@ -473,8 +478,10 @@ def calibrate(hypothesis: str = typer.Option("plasticity", "--hypothesis", help=
         with Progress(transient=True, console=err, disable=not err.is_terminal) as prog:
             task = prog.add_task(f"CMA-ES {hypothesis}", total=generations)
             bar = lambda k, n, f: prog.update(task, completed=k, description=f"CMA-ES {hypothesis}: best {f:.2f}")  # noqa: E731
+            if not 0.0 < sigma0 <= 0.5:
+                raise ScenarioError("--sigma0", sigma0, "a step between 0 and 0.5 of the parameter ranges")
             res = run_calibration(out_dir, hypothesis=hypothesis, generations=generations, popsize=popsize,
-                                  seed=seed, cross_validate=cross_validate, resume=resume, workers=workers,
+                                  seed=seed, sigma0=sigma0, cross_validate=cross_validate, resume=resume, workers=workers,
                                   scheduler=scheduler, command=command, progress=bar, console=None)
         out.print(f"calibration written: {res.get('path', res)}  (objective {res['objective_before']:.2f} -> "
                   f"{res['objective_after']:.2f} in {res['evaluations']} evaluations, {res['seconds']:.0f} s)",

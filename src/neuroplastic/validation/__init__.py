@@ -56,6 +56,14 @@ def _newest_with_cv(hypothesis: str) -> dict | None:
     return None
 
 
+def _identifiability_report() -> dict | None:
+    """The adopted set's identifiability report (``calibrate --identifiability``), when one was made for it."""
+    import json
+    from .calibrate import identifiability_path
+    path = identifiability_path("plasticity")
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def _moved_note(lit, overrides, top: int = 4) -> str:
     """The parameters a fold moved most (relative to each one's range), as 'name prior->value'."""
     moved = sorted(((abs(v - lit.value(k)) / max(lit[k].high - lit[k].low, 1e-12), k, v)
@@ -117,7 +125,8 @@ def run_validation(out_dir: Path, *, hypotheses=("plasticity", "monoamine"), cro
     meta = {"params_version": hypothesis_parameters("plasticity").version, "seconds": time.time() - t0,
             "fit": (fitdoc or {}).get("fit_report", {}), "adopted": bool(shipped), "shipped_set": shipped,
             "cv_set": (cv_doc or {}).get("name"), "cv_method": ((cv_doc or {}).get("fit_report") or {}).get("method"),
-            "default_version": default_parameters().version, "profile": profile}
+            "default_version": default_parameters().version, "profile": profile,
+            "identifiability": _identifiability_report()}
     write_json(out, first)  # the shipped parameter set's rows: what the pass count is about
     write_json(out, rows, "validation_all.json")  # plus the other hypothesis and the cross-validation folds
     write_report(out, rows, by_hyp, cv_rows, figs, meta)
@@ -132,19 +141,19 @@ def run_validation(out_dir: Path, *, hypotheses=("plasticity", "monoamine"), cro
 
 
 def run_calibration(out_dir: Path | None = None, *, hypothesis: str = "plasticity", generations: int = 16,
-                    popsize: int | None = None, seed: int = 1, cross_validate: bool = False, resume: bool = False,
-                    workers: int | None = None, scheduler: str | None = None, command: str | None = None,
-                    progress=None, console=None) -> dict:
+                    popsize: int | None = None, seed: int = 1, sigma0: float = 0.25, cross_validate: bool = False,
+                    resume: bool = False, workers: int | None = None, scheduler: str | None = None,
+                    command: str | None = None, progress=None, console=None) -> dict:
     """Fit ``hypothesis``'s free calibrated parameters to the fit targets with CMA-ES and write
     ``<hypothesis>-vN.yaml`` (into ``out_dir``, or the package's data/calibration when None), recording the
     command, seed, budget, objective and data version. A journal beside it makes an interrupted fit resumable."""
     where = Path(out_dir) if out_dir is not None else calibration_dir()
-    rep, cv = calibrate(hypothesis, generations=generations, popsize=popsize, seed=seed,
+    rep, cv = calibrate(hypothesis, generations=generations, popsize=popsize, seed=seed, sigma0=sigma0,
                         cross_validate=cross_validate, journal_dir=where, resume=resume, workers=workers,
                         scheduler=scheduler, progress=progress, log=lambda s: _say(console, s))
     rep["optimiser"]["workers"] = workers   # how the generations were split (the numbers do not depend on it)
     rep["command"] = command or (f"neuroplastic calibrate --hypothesis {hypothesis} --seed {seed} "
-                                 f"--generations {generations}" + (f" --popsize {popsize}" if popsize else "")
+                                 f"--generations {generations} --sigma0 {sigma0:g}" + (f" --popsize {popsize}" if popsize else "")
                                  + (" --cross-validate" if cross_validate else ""))
     path = write_set(rep, where, cv=cv)
     for j in where.glob(f".{hypothesis}-seed{seed}-*.journal.jsonl"):   # finished: the set records the result

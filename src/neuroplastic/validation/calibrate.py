@@ -132,22 +132,35 @@ def _batch_job(job):
     return objective_terms_batch(values_list, base, hypothesis, [by_id[i] for i in target_ids])
 
 
-def _generation(values_list, base, hypothesis, fit_targets, *, workers=None, scheduler=None):
-    """Objective terms of one generation: one batched run in-process, or split over Dask workers (the same
-    numbers: every candidate's terms depend only on that candidate)."""
-    if not workers and scheduler is None:
-        return objective_terms_batch(values_list, base, hypothesis, fit_targets)
+def _residual_job(job):
+    """One share of an identifiability run (a pure job for the process pool or a Dask worker)."""
+    values_list, base, hypothesis, target_ids = job
+    _, targets = load_targets()
+    by_id = {t.id: t for t in targets}
+    return list(residuals_batch(values_list, base, hypothesis, [by_id[i] for i in target_ids]))
+
+
+def _split_run(job_fn, values_list, base, hypothesis, fit_targets, workers, scheduler):
+    """``job_fn`` over interleaved shares of ``values_list`` on Dask workers, results back in candidate order."""
     from ..engine._backends import executor
     n = max(1, int(workers or 2))
     ids = [t.id for t in fit_targets]
     shares = [values_list[i::n] for i in range(n) if values_list[i::n]]
     with executor(workers=workers, scheduler=scheduler) as imap:
-        parts = list(imap(_batch_job, [(s, base, hypothesis, ids) for s in shares]))
+        parts = list(imap(job_fn, [(s, base, hypothesis, ids) for s in shares]))
     out: list = [None] * len(values_list)
     for i, part in enumerate(parts):   # share i holds candidates i, i + n, i + 2n, ...
         for j, terms in enumerate(part):
             out[i + j * n] = terms
     return out
+
+
+def _generation(values_list, base, hypothesis, fit_targets, *, workers=None, scheduler=None):
+    """Objective terms of one generation: one batched run in-process, or split over Dask workers (the same
+    numbers: every candidate's terms depend only on that candidate)."""
+    if not workers and scheduler is None:
+        return objective_terms_batch(values_list, base, hypothesis, fit_targets)
+    return _split_run(_batch_job, values_list, base, hypothesis, fit_targets, workers, scheduler)
 
 
 class _Search:
@@ -316,6 +329,14 @@ def calibration_dir() -> Path:
     return Path(str(resources.files("neuroplastic") / "data" / CAL_DIR))
 
 
+def identifiability_path(hypothesis: str = "plasticity") -> Path:
+    """Where ``calibrate --identifiability`` (without ``--out``) keeps its report: beside the adopted set, named
+    after it (``<set>.identifiability.json``); ``validate`` shows it."""
+    from ..params._registry import load_calibration
+    name = load_calibration(None, hypothesis).get("name") or f"{hypothesis}-priors"
+    return calibration_dir() / f"{name}.identifiability.json"
+
+
 def next_version(hypothesis: str, where: Path) -> int:
     return max(calibration_files(hypothesis, Path(where)), default=0) + 1
 
@@ -376,7 +397,7 @@ def calibrate(hypothesis: str = "plasticity", *, generations: int = 16, popsize:
         for fam in FAMILIES:
             if fam not in by:
                 cv.append({"held_out": fam, "note": "no fit target in this family: the full fit already holds it out",
-                           "overrides": rep["overrides"]})
+                           "overrides": dict(rep["overrides"])})
                 continue
             r = by[fam]
             cv.append({"held_out": fam, "overrides": r["overrides"], "objective_after": r["objective_after"],
@@ -440,7 +461,7 @@ def residuals_batch(values_list, base: ParameterSet, hypothesis: str, fit_target
 
 
 def identifiability(hypothesis: str = "plasticity", *, values: dict | None = None, base: ParameterSet | None = None,
-                    step: float = 0.05, log=print) -> dict:
+                    step: float = 0.05, workers: int | None = None, scheduler: str | None = None, log=print) -> dict:
     """Local identifiability of the free parameters at ``values`` (default: the shipped set's values).
 
     With r(u) the fit rows' scaled residuals and u the free parameters in the unit cube, the Jacobian J = dr/du is
@@ -476,7 +497,10 @@ def identifiability(hypothesis: str = "plasticity", *, values: dict | None = Non
             uu[j] = x
             cands.append(at(uu))
     log(f"  identifiability: {len(cands)} candidates in one batched run ...")
-    R = residuals_batch(cands, base, hypothesis, fit_targets)
+    if workers or scheduler is not None:
+        R = np.asarray(_split_run(_residual_job, cands, base, hypothesis, fit_targets, workers, scheduler))
+    else:
+        R = residuals_batch(cands, base, hypothesis, fit_targets)
     J = np.column_stack([(R[2 + 2 * j] - R[1 + 2 * j]) / steps[j] for j in range(len(names))])
     J = np.nan_to_num(J)
     F = J.T @ J
@@ -496,7 +520,10 @@ def identifiability(hypothesis: str = "plasticity", *, values: dict | None = Non
                     "identifiable": not flagged})
     weakest = V[:, 0]
     combo = [(names[i], round(float(weakest[i]), 3)) for i in np.argsort(-np.abs(weakest))[:4]]
-    return {"hypothesis": hypothesis, "step": step, "rows": rows, "parameters": out,
+    row_sens = {r: round(float(np.max(np.abs(J[i]))), 4) for i, r in enumerate(rows)}
+    return {"hypothesis": hypothesis, "set": shipped.version, "step": step, "rows": rows, "parameters": out,
+            "row_sensitivity": row_sens,   # max over parameters of |dr_i/du_j|: 0 = no calibrated parameter moves it
+            "insensitive_rows": [r for r, v in row_sens.items() if v < 1e-6],
             "fisher_eigenvalues": [round(float(x), 6) for x in w],
             "weakest_direction": combo,
             "unidentifiable": [r["parameter"] for r in out if not r["identifiable"]]}

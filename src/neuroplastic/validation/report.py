@@ -247,6 +247,20 @@ def write_report(out: Path, rows: list[dict], by_hyp: dict, cv_rows: list[dict],
         for c in cv_rows:
             L.append(f"| {c['held_out']} | {c['n']} | {c['passed_cv']} | {c['passed_full']} | {c.get('note', '')} |")
         L.append("")
+    ident = meta.get("identifiability")
+    if ident:
+        L += ["## Identifiability of the calibrated parameters (`neuroplastic calibrate --identifiability`)", "",
+              f"At the shipped set: sensitivity |J_j| = how many tolerance half-widths the fit rows move per unit of the "
+              f"parameter's range (central differences, step {ident.get('step')} of the range), and a 95% "
+              "Fisher-information interval from (J^T J)^-1. A parameter is flagged when its sensitivity is below 0.5 or "
+              "its interval spans more than half of its range. Weakest direction (the combination the rows cannot "
+              f"separate): {', '.join(f'{n} {w:+.2f}' for n, w in ident.get('weakest_direction', []))}.", "",
+              "| parameter | value | sensitivity | 95% interval | moves most | identifiable |", "|---|---|---|---|---|---|"]
+        for r in ident.get("parameters", []):
+            lo, hi = r["interval_95"]
+            L.append(f"| `{r['parameter']}` | {r['value']:.4g} | {r['sensitivity']:.3g} | {lo:.3g} - {hi:.3g} | "
+                     f"{', '.join(r['moves_most'])} | {'yes' if r['identifiable'] else '**no**'} |")
+        L += ["", f"Unidentifiable here: {len(ident.get('unidentifiable', []))} of {len(ident.get('parameters', []))}.", ""]
     L += ["## Fit", "", "```", json.dumps(meta.get("fit", {}), indent=1)[:4000], "```", "",
           "## Figures (simulated trajectories, published points with tolerance bars)", ""]
     L += [f"![{f}]({f})" for f in figs]
