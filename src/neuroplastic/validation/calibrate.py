@@ -329,11 +329,12 @@ def calibration_dir() -> Path:
     return Path(str(resources.files("neuroplastic") / "data" / CAL_DIR))
 
 
-def identifiability_path(hypothesis: str = "plasticity") -> Path:
-    """Where ``calibrate --identifiability`` (without ``--out``) keeps its report: beside the adopted set, named
-    after it (``<set>.identifiability.json``); ``validate`` shows it."""
+def identifiability_path(hypothesis: str = "plasticity", name: str | None = None) -> Path:
+    """Where ``calibrate --identifiability`` (without ``--out``) keeps its report: beside the set it describes
+    (default: the adopted set), named after it (``<set>.identifiability.json``); ``validate`` shows the adopted
+    set's report."""
     from ..params._registry import load_calibration
-    name = load_calibration(None, hypothesis).get("name") or f"{hypothesis}-priors"
+    name = name or load_calibration(None, hypothesis).get("name") or f"{hypothesis}-priors"
     return calibration_dir() / f"{name}.identifiability.json"
 
 
@@ -520,7 +521,7 @@ def identifiability(hypothesis: str = "plasticity", *, values: dict | None = Non
                     "identifiable": not flagged})
     weakest = V[:, 0]
     combo = [(names[i], round(float(weakest[i]), 3)) for i in np.argsort(-np.abs(weakest))[:4]]
-    row_sens = {r: round(float(np.max(np.abs(J[i]))), 4) for i, r in enumerate(rows)}
+    row_sens = {r: round(float(np.max(np.abs(Ji), initial=0.0)), 4) for r, Ji in zip(rows, J)}
     return {"hypothesis": hypothesis, "set": shipped.version, "step": step, "rows": rows, "parameters": out,
             "row_sensitivity": row_sens,   # max over parameters of |dr_i/du_j|: 0 = no calibrated parameter moves it
             "insensitive_rows": [r for r, v in row_sens.items() if v < 1e-6],
