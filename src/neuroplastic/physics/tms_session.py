@@ -13,7 +13,6 @@ own field instead (the reference path the tests compare against).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 from scipy.interpolate import PchipInterpolator
@@ -39,11 +38,15 @@ class SessionPlan:
     dlpfc_drive: np.ndarray    # extra dlPFC input while the session runs
 
 
+def _recruitment(efields, params: ParameterSet) -> np.ndarray:
+    """Recruited fraction of the 32 representative neurons at each field: (G, 32)."""
+    from .tms import target_recruitment
+    return np.stack([target_recruitment(x, params=params) for x in np.atleast_1d(np.asarray(efields, float))])
+
+
 def _responses(protocol, efields, params: ParameterSet):
     from ..plasticity.synaptic import session_weight_change
-    from .tms import target_recruitment
-    e = np.atleast_1d(np.asarray(efields, float))
-    rec = np.stack([target_recruitment(x, params=params) for x in e])      # (G, 32)
+    rec = _recruitment(efields, params)
     dw = session_weight_change(protocol.pulse_times(), rec.ravel(), params=params).reshape(rec.shape)
     return rec.mean(axis=1), dw.mean(axis=1)
 
@@ -76,8 +79,7 @@ def prime_response_tables(protocol, param_sets) -> None:
     rule or TMS parameter are computed one by one."""
     from dataclasses import replace
 
-    from ..plasticity.synaptic import CalciumRule, simulate_session
-    from .tms import target_recruitment
+    from ..plasticity.synaptic import CalciumRule, session_weight_change
 
     todo = [ps for ps in dict.fromkeys(param_sets) if (protocol, ps) not in _TABLES]
     if len(todo) < 2:
@@ -91,14 +93,10 @@ def prime_response_tables(protocol, param_sets) -> None:
         for ps in todo:
             response_table(protocol, ps)
         return
-    rec = np.stack([target_recruitment(x, params=todo[0]) for x in E_GRID])        # (G, 32), the same for all
-    n = rec.size
-    rule = replace(rules[0], **{f: np.repeat([getattr(r, f) for r in rules], n) for f in _BATCHED_RULE})
-    a = np.tile(rec.ravel(), len(todo))
-    r0 = todo[0].si("plasticity.calcium.rho0")
-    st = simulate_session(protocol.pulse_times(), a, rho0=r0, rule=rule, params=todo[0])
-    w0, w1 = rules[0].weight(np.full(a.shape, r0)), rules[0].weight(st.rho)
-    dw = (w1 / w0 - 1.0).reshape(len(todo), *rec.shape)
+    rec = _recruitment(E_GRID, todo[0])        # (G, 32), the same for all
+    rule = replace(rules[0], **{f: np.repeat([getattr(r, f) for r in rules], rec.size) for f in _BATCHED_RULE})
+    dw = session_weight_change(protocol.pulse_times(), np.tile(rec.ravel(), len(todo)), params=todo[0],
+                               rule=rule).reshape(len(todo), *rec.shape)
     for k, ps in enumerate(todo):
         _store((protocol, ps), rec.mean(axis=1), dw[k].mean(axis=1))
 
