@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .profile import best, within
+from .runner import SESSION_KINDS, session_statistic
 from .targets import FAMILIES, load_targets
 
 _POINT_KINDS = {"remission_rate", "response_rate", "rate_difference", "mean_change", "mean_difference", "mean_percent_change",
@@ -44,6 +45,17 @@ def figures(out: Path, targets, sims: dict) -> list[str]:
         nrow = math.ceil(len(tg) / ncol)
         fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.0 * nrow), squeeze=False)
         for ax, t in zip(axes.flat, tg):
+            if t.statistic["kind"] in SESSION_KINDS:   # one session: published vs simulated, no time course
+                lo, hi = t.interval
+                ax.errorbar([0], [t.value], yerr=[[t.value - lo], [hi - t.value]], fmt="ko", ms=4, capsize=3,
+                            label="published")
+                for i, (hyp, sim) in enumerate(sims.items()):
+                    ax.plot([1 + i], [session_statistic(sim, t.protocol, t.statistic)], "s",
+                            color="C0" if hyp == "plasticity" else "C3", label=hyp)
+                ax.set_xticks(range(1 + len(sims)), ["published", *sims], fontsize=6)
+                ax.set_ylabel(t.unit or t.statistic["kind"], fontsize=7)
+                ax.set_title(f"{t.id}\npublished {_fmt(t.value)} ({t.statistic['kind']})", fontsize=7)
+                continue
             for hyp, sim in sims.items():
                 try:
                     tr = trajectory(t, sim)

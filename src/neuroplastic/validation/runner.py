@@ -233,6 +233,8 @@ def compute(target: Target, sim: Simulator) -> float:
     st = target.statistic
     kind = st["kind"]
     p = sim.params
+    if kind in SESSION_KINDS:
+        return session_statistic(sim, target.protocol, st)
     run = sim.arm(target.protocol, st["arm"])
     ref = sim.arm(target.protocol, st["ref"]) if "ref" in st else None
     when = days(st["time"])
@@ -284,7 +286,7 @@ def compute(target: Target, sim: Simulator) -> float:
     if kind == "peak_time":
         d = _change_series(run, st["scale"], p) - _change_series(ref, st["scale"], p)
         m = run["t"] <= when + 1e-9
-        return float(run["t"][m][int(np.argmin(d[m]))])
+        return _vertex_time(run["t"][m], d[m])
     if kind == "effect_ratio":
         d1 = _change(run, st["scale"], days(st["peak"]), p) - _change(ref, st["scale"], days(st["peak"]), p)
         d2 = _change(run, st["scale"], when, p) - _change(ref, st["scale"], when, p)
@@ -314,6 +316,42 @@ def compute(target: Target, sim: Simulator) -> float:
     raise ValueError(f"unknown statistic kind {kind!r}")
 
 
+SESSION_KINDS = frozenset({"aftereffect_duration", "weight_change_30min"})
+
+
+def session_statistic(sim: Simulator, protocol: str, st: dict) -> float:
+    """A single-session statistic (``aftereffect_duration`` in minutes, ``weight_change_30min`` as a fraction) of a
+    ``session`` protocol: :func:`~neuroplastic.physics.tms.session_summary` of the row's ``pattern`` and ``pulses`` at
+    the protocol's intensity and target, with the simulator's parameter set (cached per simulator)."""
+    from ..physics.tms import session_summary
+
+    ses = sim.protocols[protocol]["session"]
+    key = ("session", protocol, st["pattern"], int(st["pulses"]))
+    cache = sim.__dict__.setdefault("_sessions", {})
+    if key not in cache:
+        cache[key] = session_summary(st["pattern"], int(st["pulses"]), float(ses["intensity_pct_rmt"]), sim.params,
+                                     target=ses.get("target", "dlpfc"))
+    s = cache[key]
+    return float(s["aftereffect_duration_min"] if st["kind"] == "aftereffect_duration" else s["weight_change_30min"])
+
+
+def _vertex_time(t: np.ndarray, d: np.ndarray) -> float:
+    """Time of the minimum of the sampled curve ``d(t)``: the vertex of the parabola through the lowest sample and its
+    two neighbours (kept inside them), so the peak time varies continuously with the curve instead of jumping from
+    one output time to the next; the lowest sample itself at either end of the record."""
+    k = int(np.argmin(d))
+    if k == 0 or k == len(d) - 1:
+        return float(t[k])
+    t0, t1, t2 = t[k - 1], t[k], t[k + 1]
+    y0, y1, y2 = d[k - 1], d[k], d[k + 1]
+    den = (t0 - t1) * (t0 - t2) * (t1 - t2)
+    a = (t2 * (y1 - y0) + t1 * (y0 - y2) + t0 * (y2 - y1)) / den
+    b = (t2 * t2 * (y0 - y1) + t1 * t1 * (y2 - y0) + t0 * t0 * (y1 - y2)) / den
+    if not a > 0:
+        return float(t1)
+    return float(min(max(-b / (2.0 * a), t0), t2))
+
+
 def _plasma_sum(run, compounds) -> np.ndarray:
     """Mean total plasma concentration (ng/mL) over patients of the sum of ``compounds`` (parent + metabolite)."""
     names = [compounds] if isinstance(compounds, str) else list(compounds)
@@ -334,6 +372,8 @@ def plasma_window(run, st: dict, kind: str) -> float:
 def trajectory(target: Target, sim: Simulator):
     """(days, simulated curve, label) to draw behind the published point, or None."""
     st = target.statistic
+    if st["kind"] in SESSION_KINDS:
+        return None
     run = sim.arm(target.protocol, st["arm"])
     t = run["t"]
     kind = st["kind"]
