@@ -1,7 +1,10 @@
 """Batched parameter sets: one evaluation of the fitting targets for K candidate sets vs K sequential evaluations.
 
-Candidates are K points of a stratified design over the plasticity fit's free parameters (``calibrate.FREE``, each
-within its registry range, log-mapped where the range spans x10), as one optimiser generation would propose. The
+Candidates (``--design``): ``cmaes`` (default) is one generation of K candidates exactly as the calibration command
+proposes them (CMA-ES from the priors, the shipped command's step ``--sigma0`` 0.04 of each range, seed 1), i.e. what
+a generation of ``neuroplastic calibrate`` costs; ``lhs`` is K points of a Latin hypercube over the whole registry
+ranges of the free parameters (``calibrate.FREE``, log-mapped where a range spans x10), a harsher spread in which
+extreme sets make the integrator sub-step and the sets differ more in cost. The
 batched run (``evaluate_batch``: every protocol arm once for K x 120 patients) is timed against ``evaluate`` with
 ``params.with_values(values_k)`` per candidate, in the same process. Sequential cost per set does not depend on
 the other sets, so by default only ``--sequential`` of the K candidates are run one by one and their mean is the
@@ -31,19 +34,35 @@ def candidates(base, names, K, seed=1):
     return [{n: float(np.clip(mp[0](x), base[n].low, base[n].high)) for n, mp, x in zip(names, maps, row)} for row in u]
 
 
+def optimiser_generation(base, names, K, sigma0=0.04, seed=1, hypothesis="plasticity"):
+    """K candidates as the calibration's CMA-ES proposes them in a generation (from the priors, step sigma0)."""
+    from neuroplastic.validation.calibrate import _Search
+
+    s = _Search(hypothesis, base, names, _maps(base, names), [], exclude_family=None, generations=2, popsize=K,
+                seed=seed, sigma0=sigma0, journal=None, resume=False)
+    return s.ask(1)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--K", type=int, nargs="+", default=[20, 40])
     ap.add_argument("--sequential", type=int, default=3, help="candidates run one by one (default 3; 0 = all K)")
     ap.add_argument("--hypothesis", default="plasticity")
+    ap.add_argument("--design", choices=("cmaes", "lhs"), default="cmaes",
+                    help="candidates: one CMA-ES generation from the priors (default) or a Latin hypercube")
+    ap.add_argument("--sigma0", type=float, default=0.04, help="CMA-ES step for --design cmaes (the shipped command's)")
     args = ap.parse_args()
-    base = default_parameters()
+    from neuroplastic.validation.calibrate import literature_parameters
+
+    base = literature_parameters() if args.design == "cmaes" else default_parameters()   # the fit starts at the priors
     _, targets = load_targets()
     fit = [t for t in targets if t.used_for == "fit"]
     names = FREE[args.hypothesis]
-    print(f"{len(fit)} fit targets, {len(names)} free parameters, 120-patient validation population")
+    print(f"{len(fit)} fit targets, {len(names)} free parameters, 120-patient validation population, "
+          f"design {args.design}")
     for K in args.K:
-        values = candidates(base, names, K)
+        values = (optimiser_generation(base, names, K, args.sigma0, hypothesis=args.hypothesis) if args.design == "cmaes"
+                  else candidates(base, names, K))
         t0 = time.perf_counter()
         rows_b, sim = evaluate_batch(fit, base, values, args.hypothesis)
         tb = time.perf_counter() - t0

@@ -136,3 +136,30 @@ def test_monoamine_cannot_give_stard_rates_and_timing():
     strong = [g for g in prof["grid"] if g["values"]["stard_remission_hamd17"] >= 0.22]
     assert strong and all(g["values"]["stard_responders_8wk"] < 0.3 for g in strong)   # rates only with early responses
     assert min(g["misfit_all"] for g in prof["grid"]) > 2 * plas["misfit_all"]
+
+
+def test_peak_time_is_the_vertex_between_samples_and_varies_continuously():
+    from neuroplastic.validation.runner import _vertex_time
+
+    t = np.arange(0.0, 3.0, 0.25)
+    for vertex in (0.9, 1.0, 1.1):   # a true minimum between output times is found, not the nearest output time
+        assert _vertex_time(t, (t - vertex) ** 2) == pytest.approx(vertex, abs=1e-12)
+    assert _vertex_time(t, t) == 0.0 and _vertex_time(t, -t) == t[-1]   # at an end of the record: that sample
+    shifts = np.linspace(0.9, 1.1, 41)
+    peaks = np.array([_vertex_time(t, np.abs(t - s) ** 1.5) for s in shifts])
+    assert np.all(np.diff(peaks) >= 0) and np.max(np.diff(peaks)) < 0.05   # no jump from one sample to the next
+
+
+def test_session_rows_are_the_session_summary_of_their_protocol():
+    from neuroplastic.physics.tms import session_summary
+    from neuroplastic.validation.runner import Simulator, compute
+
+    targets = {t.id: t for t in load_targets()[1]}
+    sim = Simulator(default_parameters())
+    for rid in ("huang2005_itbs600_duration", "huang2005_ctbs600_duration"):
+        st = targets[rid].statistic
+        want = session_summary(st["pattern"], st["pulses"], 120, default_parameters())["aftereffect_duration_min"]
+        assert compute(targets[rid], sim) == want
+    # the rows see the candidate's parameters: a slower early decay lengthens every after-effect
+    slow = Simulator(default_parameters().with_values({"plasticity.calcium.early_decay_tau": 60.0}))
+    assert compute(targets["huang2005_ctbs600_duration"], slow) > compute(targets["huang2005_ctbs600_duration"], sim)

@@ -140,6 +140,7 @@ class BrainModel:
             if any(v.module.startswith(f) for f in self.frozen):
                 mask[i] = 0.0
         self._mask = mask
+        self._groups_hit = None  # (arrays, model) of the last groups() call
         self._where = []  # per-patient parameter -> (input key, attribute, transmitter or None, key in the group)
         nuc = {f"brain.{grp}": m for m, (grp, _, _) in neuromodulators.SYSTEMS.items()}
         for name in self.per_patient:
@@ -151,6 +152,11 @@ class BrainModel:
             else:
                 self._where.append((PARAM_KEY + name, _GROUP_ATTRS[module], None, key))
 
+    def __getstate__(self):   # copies and pickles never carry the groups() cache
+        d = self.__dict__.copy()
+        d["_groups_hit"] = None
+        return d
+
     def groups(self, inp: dict | None):
         """The model with its per-patient parameters (``per_patient``) taken from ``inp``: ``self`` when there are
         none; otherwise a shallow copy whose parameter groups hold those arrays (patients as in ``inp``, so a subset
@@ -159,7 +165,12 @@ class BrainModel:
             return self
         if inp is None:
             raise ValueError("this model has per-patient parameters: pass the inputs that carry them")
+        arrays = tuple(inp[key] for key, _, _, _ in self._where)
+        hit = self._groups_hit   # the same arrays as the last call (one step's stages, one sub-step subset)
+        if hit is not None and all(a is b for a, b in zip(hit[0], arrays)):
+            return hit[1]
         g = copy.copy(self)
+        g._groups_hit = None
         for key, attr, m, k in self._where:
             val = inp[key]
             if attr == "episode_time":
@@ -176,6 +187,7 @@ class BrainModel:
                 setattr(g, attr, dict(getattr(self, attr)))
             getattr(g, attr)[k] = val
         g.rq = g.p_circ["rate_max"] / 4.0
+        self._groups_hit = (arrays, g)
         return g
 
     def per_patient_inputs(self, values: dict[str, np.ndarray] | None) -> dict[str, np.ndarray]:
@@ -192,9 +204,9 @@ class BrainModel:
         return {k: np.full(n_patients, _DEFAULT_INPUT.get(k, 0.0)) for k in INPUT_CHANNELS}
 
     # -- fast (quasi-steady) layer -------------------------------------------------------------------------
-    def fast(self, y: np.ndarray, inp: dict) -> dict[str, np.ndarray]:
+    def fast(self, y: np.ndarray, inp: dict, _g=None) -> dict[str, np.ndarray]:
         """Everything in quasi-steady state given slow state y (P, n) and inputs."""
-        g = self.groups(inp)
+        g = self.groups(inp) if _g is None else _g
         v = self.layout.view(y)
         out = {}
         rel = {}
@@ -245,7 +257,7 @@ class BrainModel:
     def rhs(self, y: np.ndarray, inp: dict) -> np.ndarray:
         g = self.groups(inp)
         v = self.layout.view(y)
-        f = self.fast(y, inp)
+        f = self.fast(y, inp, g)
         rel = f["rel"]
         dy = np.zeros_like(y)
         d = self.layout.view(dy)

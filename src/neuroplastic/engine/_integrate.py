@@ -145,6 +145,9 @@ def _quadratic(a, m, b, s: float):
     out = {}
     for k, va in a.items():
         vm, vb = m[k], b[k]
+        if vm is va and vb is va:   # one array for the whole step (a resting channel, a per-patient parameter)
+            out[k] = va
+            continue
         dm, db = vm - va, vb - va
         out[k] = va + s * (4.0 * dm - db) + (2.0 * s * s) * (db - 2.0 * dm)
     return out
