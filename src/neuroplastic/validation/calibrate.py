@@ -36,7 +36,7 @@ import yaml
 from ..params import ParameterSet
 from ..params._registry import _load_files, calibration_files
 from .runner import BatchSimulator, Simulator, compute
-from .targets import FAMILIES, load_targets
+from .targets import CV_FAMILIES, load_targets
 
 def _free(hypothesis: str) -> list[str]:
     """Every parameter the registry marks ``calibrated`` that belongs to ``hypothesis`` (the monoamine hypothesis owns
@@ -383,7 +383,7 @@ def calibrate(hypothesis: str = "plasticity", *, generations: int = 16, popsize:
     with the same optimiser, seed and budget, run in lockstep (:func:`fit_many`: one batched run per generation
     for the fit and all folds). ``journal_dir`` keeps a resumable journal per search."""
     _, targets = load_targets()
-    folds = [fam for fam in FAMILIES if any(t.used_for == "fit" and t.family == fam for t in targets)] \
+    folds = [fam for fam in CV_FAMILIES if any(t.used_for == "fit" and t.family == fam for t in targets)] \
         if cross_validate else []
     excludes = [None] + folds
     journals = None
@@ -395,7 +395,7 @@ def calibrate(hypothesis: str = "plasticity", *, generations: int = 16, popsize:
     rep, cv = reports[0], []
     if cross_validate:
         by = dict(zip(folds, reports[1:]))
-        for fam in FAMILIES:
+        for fam in CV_FAMILIES:
             if fam not in by:
                 cv.append({"held_out": fam, "note": "no fit target in this family: the full fit already holds it out",
                            "overrides": dict(rep["overrides"])})

@@ -316,22 +316,31 @@ def compute(target: Target, sim: Simulator) -> float:
     raise ValueError(f"unknown statistic kind {kind!r}")
 
 
-SESSION_KINDS = frozenset({"aftereffect_duration", "weight_change_30min"})
+SESSION_KINDS = frozenset({"aftereffect_duration", "weight_change_30min", "aftereffect_ratio"})
 
 
 def session_statistic(sim: Simulator, protocol: str, st: dict) -> float:
-    """A single-session statistic (``aftereffect_duration`` in minutes, ``weight_change_30min`` as a fraction) of a
-    ``session`` protocol: :func:`~neuroplastic.physics.tms.session_summary` of the row's ``pattern`` and ``pulses`` at
-    the protocol's intensity and target, with the simulator's parameter set (cached per simulator)."""
+    """A single-session statistic of a ``session`` protocol, from :func:`~neuroplastic.physics.tms.session_summary`
+    of the row's ``pattern`` and ``pulses`` at the protocol's intensity and target with the simulator's parameter set
+    (cached per simulator): ``aftereffect_duration`` (minutes), ``weight_change_30min`` (fraction) or
+    ``aftereffect_ratio`` (end-of-session change with ``pulses`` over that with ``ref_pulses``: negative when
+    lengthening the session reverses its after-effect)."""
     from ..physics.tms import session_summary
 
     ses = sim.protocols[protocol]["session"]
-    key = ("session", protocol, st["pattern"], int(st["pulses"]))
     cache = sim.__dict__.setdefault("_sessions", {})
-    if key not in cache:
-        cache[key] = session_summary(st["pattern"], int(st["pulses"]), float(ses["intensity_pct_rmt"]), sim.params,
-                                     target=ses.get("target", "dlpfc"))
-    s = cache[key]
+
+    def summary(pulses):
+        key = ("session", protocol, st["pattern"], int(pulses))
+        if key not in cache:
+            cache[key] = session_summary(st["pattern"], int(pulses), float(ses["intensity_pct_rmt"]), sim.params,
+                                         target=ses.get("target", "dlpfc"))
+        return cache[key]
+
+    s = summary(st["pulses"])
+    if st["kind"] == "aftereffect_ratio":
+        ref = summary(st["ref_pulses"])["weight_change_end"]
+        return float(s["weight_change_end"] / ref) if abs(ref) > 1e-12 else float("nan")
     return float(s["aftereffect_duration_min"] if st["kind"] == "aftereffect_duration" else s["weight_change_30min"])
 
 
