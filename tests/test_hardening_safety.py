@@ -208,7 +208,7 @@ def test_examples_and_validation_protocols_accepted():
     from neuroplastic.validation.targets import load_targets
     protocols, _ = load_targets()
     for name, pr in protocols.items():
-        for arm, tr in pr["arms"].items():
+        for arm, tr in pr.get("arms", {}).items():   # single-session protocols (tbs_session) have no arms
             doc = {k: pr[k] for k in runner._SCENARIO_KEYS if k in pr}
             Scenario.build(**doc, name=f"{name}:{arm}", treatments=tr)   # without allow_off_label
 
