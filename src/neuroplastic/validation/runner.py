@@ -51,6 +51,7 @@ class Simulator:
         self._pop = pop
         self.protocols, _ = load_targets()
         self._cache: dict[tuple[str, str], dict] = {}
+        self._sessions: dict[tuple, dict] = {}   # single-session summaries (session_statistic)
         self.runs = 0
 
     def scenario(self, protocol: str, arm: str) -> Scenario:
@@ -126,6 +127,7 @@ class _CandidateView(Simulator):
         self._pop = batch._sim._pop
         self.protocols = batch.protocols
         self._cache = {}
+        self._sessions = {}
         self.runs = 0
         self._batch, self._k = batch, k
 
@@ -328,7 +330,7 @@ def session_statistic(sim: Simulator, protocol: str, st: dict) -> float:
     from ..physics.tms import session_summary
 
     ses = sim.protocols[protocol]["session"]
-    cache = sim.__dict__.setdefault("_sessions", {})
+    cache = sim._sessions
 
     def summary(pulses):
         key = ("session", protocol, st["pattern"], int(pulses))
@@ -351,14 +353,10 @@ def _vertex_time(t: np.ndarray, d: np.ndarray) -> float:
     k = int(np.argmin(d))
     if k == 0 or k == len(d) - 1:
         return float(t[k])
-    t0, t1, t2 = t[k - 1], t[k], t[k + 1]
-    y0, y1, y2 = d[k - 1], d[k], d[k + 1]
-    den = (t0 - t1) * (t0 - t2) * (t1 - t2)
-    a = (t2 * (y1 - y0) + t1 * (y0 - y2) + t0 * (y2 - y1)) / den
-    b = (t2 * t2 * (y0 - y1) + t1 * t1 * (y2 - y0) + t0 * t0 * (y1 - y2)) / den
+    a, b, _ = np.polyfit(t[k - 1:k + 2] - t[k], d[k - 1:k + 2], 2)   # through the three points (centred times)
     if not a > 0:
-        return float(t1)
-    return float(min(max(-b / (2.0 * a), t0), t2))
+        return float(t[k])
+    return float(t[k] + min(max(-b / (2.0 * a), t[k - 1] - t[k]), t[k + 1] - t[k]))
 
 
 def _plasma_sum(run, compounds) -> np.ndarray:
