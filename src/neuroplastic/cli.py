@@ -471,6 +471,8 @@ def calibrate(hypothesis: str = typer.Option("plasticity", "--hypothesis", help=
                 identifiability_path(hypothesis).write_text(json.dumps(res, indent=2))
                 out.print(f"written: {identifiability_path(hypothesis)}", highlight=False, markup=False)
             return
+        if not 0.0 < sigma0 <= 0.5:   # checked before anything is written
+            raise ScenarioError("--sigma0", sigma0, "a step between 0 and 0.5 of the parameter ranges")
         if out_dir is not None:
             _check_out(out_dir, "calibrate")  # adds the next version beside earlier sets, never replaces one
         from .validation import run_calibration
@@ -478,8 +480,6 @@ def calibrate(hypothesis: str = typer.Option("plasticity", "--hypothesis", help=
         with Progress(transient=True, console=err, disable=not err.is_terminal) as prog:
             task = prog.add_task(f"CMA-ES {hypothesis}", total=generations)
             bar = lambda k, n, f: prog.update(task, completed=k, description=f"CMA-ES {hypothesis}: best {f:.2f}")  # noqa: E731
-            if not 0.0 < sigma0 <= 0.5:
-                raise ScenarioError("--sigma0", sigma0, "a step between 0 and 0.5 of the parameter ranges")
             res = run_calibration(out_dir, hypothesis=hypothesis, generations=generations, popsize=popsize,
                                   seed=seed, sigma0=sigma0, cross_validate=cross_validate, resume=resume, workers=workers,
                                   scheduler=scheduler, command=command, progress=bar, console=None)

@@ -124,20 +124,22 @@ def data_version() -> str:
     return h.hexdigest()[:16]
 
 
+def _rows(target_ids) -> list:
+    """The shipped targets with these ids, in that order (a worker gets ids, not Target objects)."""
+    by_id = {t.id: t for t in load_targets()[1]}
+    return [by_id[i] for i in target_ids]
+
+
 def _batch_job(job):
     """One share of a generation (a pure job for the process pool or a Dask worker)."""
     values_list, base, hypothesis, target_ids = job
-    _, targets = load_targets()
-    by_id = {t.id: t for t in targets}
-    return objective_terms_batch(values_list, base, hypothesis, [by_id[i] for i in target_ids])
+    return objective_terms_batch(values_list, base, hypothesis, _rows(target_ids))
 
 
 def _residual_job(job):
     """One share of an identifiability run (a pure job for the process pool or a Dask worker)."""
     values_list, base, hypothesis, target_ids = job
-    _, targets = load_targets()
-    by_id = {t.id: t for t in targets}
-    return list(residuals_batch(values_list, base, hypothesis, [by_id[i] for i in target_ids]))
+    return list(residuals_batch(values_list, base, hypothesis, _rows(target_ids)))
 
 
 def _split_run(job_fn, values_list, base, hypothesis, fit_targets, workers, scheduler):
