@@ -254,6 +254,11 @@ def compute(target: Target, sim: Simulator) -> float:
         return float(a / b) if b > 1e-9 else float("inf")
     if kind == "mean_change":
         return _change(run, st["scale"], when, p)
+    if kind in ("baseline_mean", "baseline_sd"):
+        e0 = _mean_rating(run, p, st["scale"])[0]          # mean observed entry rating per patient
+        if kind == "baseline_mean":
+            return float(e0.mean())
+        return float(np.sqrt(e0.var() + p.value(SCALES[st["scale"]].sd_key) ** 2))   # between patients + rater
     if kind == "mean_difference":
         return _change(run, st["scale"], when, p) - _change(ref, st["scale"], when, p)
     if kind == "mean_percent_change":

@@ -41,9 +41,11 @@ PROBABILITY_KINDS = frozenset({"remission_rate", "response_rate", "early_improve
                                "occupancy_mean", "occupancy_at", "desensitised_fraction"})
 # model-population noise floor of the half-width, by statistic kind: a rate over the built-in population of 120
 # patients has a binomial SE of at most 0.046 (0.05 used); mean changes on a rating scale ~1 point (SD of change ~8-10
-# over 120 patients: SE ~0.9); other kinds have no floor (0)
+# over 120 patients: SE ~0.9); a mean entry rating ~0.5 (SD ~5 over 120 patients: SE ~0.45), the SD of entry ratings
+# ~0.3 (SE of an SD ~ SD/sqrt(2n)); other kinds have no floor (0)
 MODEL_FLOOR = {"remission_rate": 0.05, "response_rate": 0.05, "early_improvement_rate": 0.05, "relapse_rate": 0.05,
-               "rate_difference": 0.05, "mean_change": 1.0, "mean_difference": 1.0, "mean_percent_change": 3.0}
+               "rate_difference": 0.05, "mean_change": 1.0, "mean_difference": 1.0, "mean_percent_change": 3.0,
+               "baseline_mean": 0.5, "baseline_sd": 0.3}
 
 
 def derive_interval(value, kind: str, *, se=None, tolerance=None, floor=None) -> tuple[float, float]:
