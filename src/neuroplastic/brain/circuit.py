@@ -62,6 +62,6 @@ def solve(p: dict, *, m5, mne, mda, spines, efficacy, n_mature, stress, sigma_s,
         r_s = _rate(xs_fixed - wc * a_d, rmax)
         dd = a_d * (1.0 - a_d / rmax)
         ds = r_s * (1.0 - r_s / rmax)
-        a_s = np.clip(a_s - (a_s - r_s) / (1.0 - wc * wb * dd * ds), 0.0, rmax)
+        a_s = np.minimum(np.maximum(a_s - (a_s - r_s) / (1.0 - wc * wb * dd * ds), 0.0), rmax)   # clip, without np.clip's call overhead
     a_d = _rate(xd_fixed - wb * a_s, rmax)
     return a_d, a_s, a_h, a_r

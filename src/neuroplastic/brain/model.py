@@ -224,7 +224,7 @@ class BrainModel:
             rel[m] = s / g.p_nuc[m]["level0"]
         out["rel"] = rel
         # ketamine-type NMDA block: interneurons (disinhibition burst) and resting block on pyramidal cells
-        occ = np.clip(inp["nmda_occupancy"], 0.0, 0.999)
+        occ = np.minimum(np.maximum(inp["nmda_occupancy"], 0.0), 0.999)
         x_int = g.p_ket["interneuron_selectivity"] * occ / (1.0 - occ)
         o_int = x_int / (1.0 + x_int)
         n = g.p_ket["burst_hill"]
@@ -268,7 +268,7 @@ class BrainModel:
         stress = v["stress_load"]
         drive = bdnf.monoamine_drive(g.p_bdnf, rel["5ht"], rel["ne"], rel["da"])
         d["creb"] = (bdnf.creb_target(g.p_bdnf, drive, stress) - v["creb"]) / g.p_bdnf["creb_time"]
-        eef2 = bdnf.eef2_translation(g.p_bdnf, np.clip(inp["nmda_occupancy"], 0, 1)) if self._use_eef2 else 0.0
+        eef2 = bdnf.eef2_translation(g.p_bdnf, np.minimum(np.maximum(inp["nmda_occupancy"], 0.0), 1.0)) if self._use_eef2 else 0.0
         d["bdnf"] = (v["creb"] * (1.0 + eef2) - v["bdnf"]) / g.p_bdnf["protein_time"]
         T = f["trkb_signal"]
         d["spines_labile"], d["spines_stable"] = structural.rates(g.p_str, v["spines_labile"], v["spines_stable"], T, stress)

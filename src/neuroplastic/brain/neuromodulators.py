@@ -33,7 +33,7 @@ def nucleus(p: dict, occ, A, drive):
     (1.2, 0.2)
     """
     f0, s0, o0, g, eps = p["f0"], p["level0"], p["autoreceptor_occ0"], p["autoreceptor_gain"], p["nontransporter_clearance"]
-    a = (s0 / f0) * (1.0 + eps) / ((1.0 - np.clip(occ, 0.0, 0.999)) + eps)
+    a = (s0 / f0) * (1.0 + eps) / ((1.0 - np.minimum(np.maximum(occ, 0.0), 0.999)) + eps)
     K = s0 * (1.0 - o0) / o0
     F = f0 * (1.0 + g * o0) * drive
     alpha = a * (1.0 + g * A)

@@ -157,6 +157,23 @@ def _take(inp: dict, idx: np.ndarray) -> dict:
     return {k: (v[idx] if np.ndim(v) else v) for k, v in inp.items()}
 
 
+def _take_step(a: dict, m: dict, b: dict, idx: np.ndarray) -> tuple[dict, dict, dict]:
+    """:func:`_take` of a step's start, midpoint and end inputs; an array the three share (a resting channel, a
+    per-patient parameter) is taken once, so the sub-steps still see one array (:func:`_quadratic` passes it
+    through, and the model's per-patient parameter groups are built once per sub-step subset)."""
+    done: dict[int, np.ndarray] = {}
+
+    def take(v):
+        if not np.ndim(v):
+            return v
+        hit = done.get(id(v))   # the dicts hold every v for the duration of this call: ids are not reused
+        if hit is None:
+            hit = done[id(v)] = v[idx]
+        return hit
+
+    return tuple({k: take(v) for k, v in d.items()} for d in (a, m, b))
+
+
 def _etd_step(N, coef, y, h, a, m, b):
     """One ETDRK4 step; returns the new state and the four stage values (n1, na, nb, nc)."""
     e2, a2, e1, b1, b2, b3 = coef(h)
@@ -252,7 +269,7 @@ def integrate(rhs: Rhs, y0: np.ndarray, nodes: np.ndarray, inputs: Callable[[int
                         sel = idx[level == lv]
                         msub = SUBSTEPS[lv]
                         ys = np.asfortranarray(y[sel])
-                        ia, im, ib = _take(a, sel), _take(m, sel), _take(b, sel)
+                        ia, im, ib = _take_step(a, m, b, sel)
                         hs = h / msub
                         for s in range(msub):
                             s0, s1 = s / msub, (s + 1) / msub

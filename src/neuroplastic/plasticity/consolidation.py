@@ -66,7 +66,7 @@ def induce(p: dict, dh, h, r1, r2):
     >>> round(float(h), 3), round(float(r1), 3), bool(h2 < 0.1 * h)
     (0.2, 0.941, True)
     """
-    free = np.clip(1.0 - r1 - r2, 0.0, 1.0)
+    free = np.minimum(np.maximum(1.0 - r1 - r2, 0.0), 1.0)
     eff = np.asarray(dh, float) * free
     thr = p["protein_threshold"]
     tagged = eff * eff / (eff * eff + thr * thr)
