@@ -270,10 +270,16 @@ def test_dropout_is_informative_and_analyses_differ(dropped):
     day = ds["dropout_day"].values        # arm, patient
     s = ds["hamd17"].values
     t = ds["time"].values
-    r2 = int(np.argmin(np.abs(t - 14)))
-    ratio = s[:, :, r2] / s[:, :, 0]
-    left_late = np.isfinite(day) & (day > 14)
-    assert ratio[left_late].mean() > ratio[~np.isfinite(day)].mean()
+    # the hazard of leaving at a visit rises with the rated score (relative to baseline) at the visit before: pooled
+    # over visits, those who leave at a visit were less improved at the one before than those who stay past it
+    visits = (7, 14, 28, 42, 56)
+    leavers, stayers = [], []
+    for prev, now in zip(visits[1:-1], visits[2:]):
+        ratio = s[:, :, int(np.argmin(np.abs(t - prev)))] / np.maximum(s[:, :, 0], 1.0)
+        there = ~(day <= prev)                       # in the study at the earlier visit (NaN: never left)
+        leavers.append(ratio[there & (day == now)])
+        stayers.append(ratio[there & ~(day <= now)])
+    assert np.concatenate(leavers).mean() > np.concatenate(stayers).mean()
     comp = dropped.summary["dropout"]["comparisons"]["hamd17"]["escitalopram vs placebo"]
     vals = [comp["all_patients"], comp["completers"], comp["locf"], comp["mmrm"]["estimate"]]
     assert all(v is not None for v in vals) and len({round(v, 6) for v in vals}) == 4
