@@ -237,19 +237,16 @@ def test_placebo_at_list_and_every_are_administrations():
 
 
 def test_repeated_saline_keeps_expectancy_that_one_infusion_loses():
-    """Each infusion renews the belief (held for the shared holding time after it); the single infusion's has
-    ended by day 10, the repeated one's has not."""
+    """Each infusion is an administration the patient experiences and renews the belief: until the second infusion
+    both courses are the same; by day 10 the repeated one holds more, and the single infusion's fades by the shared extinction."""
     import numpy as np
 
-    from neuroplastic.engine._calendar import build_calendar
+    from neuroplastic import simulate
     one = parse_scenario(BASE + "treatments:\n  - placebo: {form: saline, at: [0 d]}\n")
     many = parse_scenario(BASE + "treatments:\n  - placebo: {form: saline, at: [0 d, 3 d, 7 d]}\n")
-
-    def on_at(sc, day):
-        cal = build_calendar(sc.treatments, sc.duration, np.array([70.0]), expectancy=True)
-        return sum(float(p.value[0]) for p in cal.pulses if p.channel == "expectancy" and p.start <= day * 86400 < p.end)
-    assert on_at(one, 3) == on_at(many, 3) > 0
-    assert on_at(one, 10) == 0 < on_at(many, 10)
+    e1, e3 = (simulate(sc).dataset["expectancy"].values[0] for sc in (one, many))
+    assert e1[3] == e3[3] > 0
+    assert e3[10] > e1[10] and e1[28] < e1[14]
 
 
 @pytest.mark.parametrize("treatment", [

@@ -214,16 +214,19 @@ def test_cli_tms_reports_target_depth_corrected_field_and_coupling(tmp_path):
     assert bad.exit_code != 0 and "--target-depth" in bad.output
 
 
-def test_a_weekday_course_is_experienced_as_ongoing_over_its_last_weekend():
-    """The expectancy of a TMS course lasts until its next session would be due, as a pill's until the next dose."""
+def test_a_tms_course_is_experienced_session_by_session():
+    """What a TMS course gives expectancy is its sessions, each an experienced administration at the sham-TMS
+    level; there is no end rule of its own (the shared extinction follows the last session)."""
     from neuroplastic.engine._calendar import build_calendar
     sc = load_scenario({"name": "x", "duration": "6 weeks", "treatments": [
         {"tms": {"protocol": "10hz", "days": "weekdays", "stop": "6 weeks"}}]})
-    cal = build_calendar(sc.treatments, sc.duration, np.array([70.0]), P, expectancy=True)
-    belief = [p for p in cal.pulses if p.channel == "expectancy"]
-    last_session = max(e.time for e in cal.episodes)
-    assert last_session / 86400 == pytest.approx(39 + 9 / 24)        # Friday of week 6, 09:00
-    assert max(p.end for p in belief) == pytest.approx(min(last_session + 3 * 86400, sc.duration))
+    p = default_parameters()
+    cal = build_calendar(sc.treatments, sc.duration, np.array([70.0]), p, expectancy=True)
+    sessions = [e.time for e in cal.episodes if e.kind == "tms"]
+    seen = [e for e in cal.episodes if e.kind == "experience"]
+    assert max(sessions) / 86400 == pytest.approx(39 + 9 / 24)        # Friday of week 6, 09:00
+    assert [e.time for e in seen] == sessions
+    assert all(float(e.payload.level[0]) == p.value("placebo.expectancy.sham_tms") for e in seen)
 
 
 def test_accelerated_days_beyond_the_published_daily_dose_are_refused_unless_overridden():

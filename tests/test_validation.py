@@ -100,7 +100,7 @@ def test_first_passage_matches_sampled_ratings(criterion):
     start = np.array([14.0, 17.0, 20.0])                    # QIDS-SR16 expected scores, three patients
     end = np.array([4.0, 7.0, 12.0])
     e = start[None, :] + (end - start)[None, :] * (1 - np.exp(-t / 30.0))[:, None]
-    run = {"t": t, "obs": {"qids_sr16_expected": e}}
+    run = {"t": t, "obs": {"qids_sr16_recalled": e}}
     visits = [14, 28, 42, 63, 84, 98]
     exact = _first_passage(run, p, "qids_sr16", criterion, visits)
     mc = _sampled_first_passage(run, p, "qids_sr16", criterion, visits)

@@ -19,7 +19,7 @@ from ..plasticity import bdnf, consolidation, excitability, homeostatic, meta, n
 from . import circuit, neuromodulators
 
 INPUT_CHANNELS = ("sert_occupancy", "net_occupancy", "dat_occupancy", "nmda_occupancy",
-                  "raphe_drive", "lc_drive", "vta_drive", "dlpfc_drive", "reward_drive", "expectancy")
+                  "raphe_drive", "lc_drive", "vta_drive", "dlpfc_drive", "reward_drive")
 KETAMINE_MECHANISMS = ("both", "disinhibition", "eef2")
 _DEFAULT_INPUT = {"raphe_drive": 1.0, "lc_drive": 1.0, "vta_drive": 1.0}
 
@@ -51,6 +51,10 @@ _VARS = [
     StateVar("stress_initial", "1", "stress load at the start", DAY, "brain.stress", output=False),
     StateVar("plasticity_capacity", "1", "activity-dependent BDNF release capacity (1 typical; lower in Val66Met)", DAY, "trait", output=False),
     StateVar("episode_rate", "1", "natural-course speed of this episode (1 typical)", DAY, "trait", output=False),
+    StateVar("expectancy_cue", "1", "expectation of benefit reinforced by the administrations experienced so far (extinguishing)", 14 * DAY, "brain.expectancy"),
+    StateVar("expectancy", "1", "expectancy of benefit (0 none, 1 = an oral placebo course)", 3 * DAY, "brain.expectancy"),
+    StateVar("mood", "1", "latent depressive mood (severity 0 none .. 1 maximal), following what the circuit implies; output as severity", 12 * HOUR, "mood.state", output=False),
+    StateVar("mood_integral", "day", "running integral of latent mood since the start (read by the rating recall windows)", 7 * DAY, "mood.state", output=False),
     StateVar("monoamine_index", "1", "lagged synaptic monoamine index (monoamine hypothesis)", DAY, "mood.monoamine"),
     StateVar("severity_untreated", "1", "untreated latent severity of this patient", DAY, "mood.severity", output=False),
 ]
@@ -62,7 +66,7 @@ _GROUP_ATTRS = {"plasticity.receptors": "p_rec", "plasticity.bdnf": "p_bdnf", "p
                 "plasticity.neurogenesis": "p_ng", "plasticity.consolidation": "p_con", "plasticity.meta": "p_meta",
                 "plasticity.homeostatic": "p_hom", "plasticity.excitability": "p_ie", "brain.circuit": "p_circ",
                 "brain.ketamine": "p_ket", "mood.severity": "p_sev", "mood.monoamine": "p_mono",
-                "brain.expectancy": "p_exp"}
+                "brain.expectancy": "p_exp", "mood.state": "p_mood"}
 # parameters that set the linear decay rates of the exponential integrator (its weights are cached per step
 # length, one set for all patients), so they cannot take a different value per patient
 LINEAR_DECAY_PARAMETERS = ("plasticity.bdnf.protein_time", "plasticity.bdnf.creb_time",
@@ -131,6 +135,7 @@ class BrainModel:
         self.p_sev = g("mood.severity")
         self.p_mono = g("mood.monoamine")
         self.p_exp = g("brain.expectancy")
+        self.p_mood = g("mood.state")
         self.episode_time = params.si("brain.stress.episode_time")
         self._use_burst = ketamine_mechanism in ("both", "disinhibition")
         self._use_eef2 = ketamine_mechanism in ("both", "eef2")
@@ -210,7 +215,7 @@ class BrainModel:
         v = self.layout.view(y)
         out = {}
         rel = {}
-        expect = inp["expectancy"]
+        expect = v["expectancy"]
         drives = {"lc_drive": inp["lc_drive"],
                   "vta_drive": inp["vta_drive"] * (1.0 + g.p_exp["w_vta"] * expect
                                                     + g.p_circ["w_reward_vta"] * inp["reward_drive"])}
@@ -291,6 +296,12 @@ class BrainModel:
         d["threshold_sgacc"] = excitability.threshold_rate(v["threshold_sgacc"], rs, g.p_ie["time"], g.p_ie["strength"])
         x = sev.monoamine_index(g.p_mono, rel["5ht"], rel["ne"], rel["da"])
         d["monoamine_index"] = (x - v["monoamine_index"]) / g.p_mono["lag"]
+        # expectancy: the reinforced cue extinguishes; the expectation builds up towards it (one pair of constants)
+        d["expectancy_cue"] = -v["expectancy_cue"] / g.p_exp["extinction_time"]
+        d["expectancy"] = (v["expectancy_cue"] - v["expectancy"]) / g.p_exp["build_time"]
+        # mood is slow state: it follows the severity its circuit (or its monoamines) implies
+        d["mood"] = (f["severity"] - v["mood"]) / g.p_mood["time"]
+        d["mood_integral"] = v["mood"] / DAY
         return dy * self._mask
 
     def linear_decay(self) -> np.ndarray:
@@ -321,6 +332,8 @@ class BrainModel:
         recent session tagged are still refractory and take no new change (Kramar 2012); the ones this session
         tags join them (:func:`~neuroplastic.plasticity.consolidation.induce`).
         """
+        if episode.kind == "experience":
+            return self.experience(y, episode.payload.level)
         if any("plasticity.consolidation".startswith(f) for f in self.frozen):
             return y
         g = self.groups(inp)
@@ -332,6 +345,16 @@ class BrainModel:
             g.p_con, np.where(dw > 0, dw / theta, dw * theta), v["ltp_early"], v["tag_refractory"], v["tag_recovering"])
         return y
 
+    def experience(self, y: np.ndarray, level) -> np.ndarray:
+        """An administration the patient experiences reinforces the expectation of benefit up to its ``level``
+        (per patient; beliefs do not add: the cue is the strongest recent one, then extinguishes)."""
+        if any("brain.expectancy".startswith(f) for f in self.frozen):
+            return y
+        y = y.copy()
+        v = self.layout.view(y)
+        v["expectancy_cue"] = np.maximum(v["expectancy_cue"], np.broadcast_to(np.asarray(level, float), v["expectancy_cue"].shape))
+        return y
+
     # -- baseline ------------------------------------------------------------------------------------------
     def healthy_state(self, n_patients: int, inp: dict | None = None) -> np.ndarray:
         g = self.groups(inp)
@@ -339,7 +362,8 @@ class BrainModel:
         Ns, _ = neurogenesis.healthy(g.p_ng)
         vals = {"plasticity_capacity": 1.0, "episode_rate": 1.0, "ht1a_sensitivity": 1.0, "alpha2_sensitivity": 1.0, "d2_sensitivity": 1.0, "creb": 1.0, "bdnf": 1.0,
                 "spines_labile": L, "spines_stable": S, "plasticity_proteins": 0.0, "bcm_threshold": 1.0,
-                "sgacc_scaling": 1.0, "stress_load": 0.0}
+                "sgacc_scaling": 1.0, "stress_load": 0.0, "expectancy_cue": 0.0, "expectancy": 0.0,
+                "mood_integral": 0.0}
         for name, n in zip(neurogenesis.STAGES + ("neurogenesis_mature",), Ns):
             vals[name] = n
         return self.layout.pack({k: np.full(n_patients, val) for k, val in vals.items()}, n_patients)
@@ -361,6 +385,8 @@ class BrainModel:
         f.pop("rel")
         v = self.layout.view(y)
         out = {k: f[k] for k in f}
+        out["mood_target"] = out.pop("severity")  # what the circuit implies now; mood follows it
+        out["severity"] = v["mood"]
         for var in self.layout.vars:
             if var.output:
                 out[var.name] = v[var.name]
@@ -386,10 +412,13 @@ def _baseline(params: ParameterSet, stress: tuple, capacity: tuple, episode_rate
     v["plasticity_capacity"] = np.asarray(capacity)
     v["episode_rate"] = np.asarray(episode_rate)
     model._mask[model.layout.index["stress_load"]] = 0.0  # the episode is held while the baseline settles
+    model._mask[model.layout.index["mood_integral"]] = 0.0  # the recall integral starts at the start
     y = steady_state(model.rhs, y, inputs, model.layout.timescales, steps=600)
     f = model.fast(y, inputs)
     v = model.layout.view(y)
     v["severity_untreated"] = f["severity"]
+    v["mood"] = f["severity"]  # untreated mood is at what its circuit implies
+    v["mood_integral"] = 0.0
     v["stress_initial"] = v["stress_load"]
     y.setflags(write=False)
     return y

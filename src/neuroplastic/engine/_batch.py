@@ -151,9 +151,11 @@ def _batched_calendar(scenario, treatments, parts: Sequence[Patients], batch: Pa
     merged = _merge_calendars(cals)
     # a session's payload (the TMS plan, per patient) may differ per candidate: the merged episode stacks them
     for i, e in enumerate(merged.episodes):
-        if hasattr(e.payload, "weight_change"):
-            w = np.concatenate([np.broadcast_to(c.episodes[i].payload.weight_change, (p.n,)) for p, c in zip(parts, cals)])
-            merged.episodes[i] = replace(e, payload=replace(e.payload, weight_change=w))
+        for field in ("weight_change", "level"):   # a TMS plan's change; an experienced administration's level
+            if hasattr(e.payload, field):
+                w = np.concatenate([np.broadcast_to(getattr(c.episodes[i].payload, field), (p.n,))
+                                    for p, c in zip(parts, cals)])
+                merged.episodes[i] = replace(e, payload=replace(e.payload, **{field: w}))
     return merged
 
 

@@ -56,20 +56,18 @@ class Calendar:
         return sorted({(d.drug, d.route) for d in self.doses})
 
 
-def _expectancy_pulses(windows, P):
-    """Non-overlapping expectancy pulses: at any time the strongest belief held (beliefs do not add up)."""
-    if not windows:
-        return []
-    cuts = sorted({w[0] for w in windows} | {w[1] for w in windows})
-    out = []
-    for a, b in zip(cuts[:-1], cuts[1:]):
-        active = [w[2] for w in windows if w[0] <= a and b <= w[1]]
-        if active:
-            out.append(Pulse(a, b, "expectancy", np.max(np.stack(active), axis=0)))
-    return out
+def _experience_episodes(events) -> list[Episode]:
+    """One ``experience`` episode per administration time; administrations at the same instant (a pill and the
+    blinded placebo procedure of the same visit) are one experience at the strongest level (beliefs do not add)."""
+    from ..therapy.placebo import Experience
+
+    at: dict[float, list] = {}
+    for t, val in events:
+        at.setdefault(round(float(t), 6), []).append(val)
+    return [Episode(t, "experience", Experience(np.max(np.stack(vals), axis=0))) for t, vals in sorted(at.items())]
 
 
-_FORM = {"oral": "pill", "iv": "saline", "intranasal": "saline"}
+_FORM = {"oral": "pill", "iv": "saline", "intranasal": "nasal_spray"}
 
 
 def build_calendar(treatments, duration: float, weight: np.ndarray, params=None,
@@ -79,7 +77,8 @@ def build_calendar(treatments, duration: float, weight: np.ndarray, params=None,
 
     Drugs give doses; TMS gives sessions (an episode computed on the millisecond scale for each patient's depth
     and stimulated site, plus the activity the session drives); VNS gives a duty-averaged drive to the locus
-    coeruleus; psychotherapy gives session and practice activity; placebo gives expectancy. ``stimulation``: the
+    coeruleus; psychotherapy gives session and practice activity; every administration the patient experiences
+    (and a placebo's) gives an ``experience`` episode carrying its expectancy level. ``stimulation``: the
     patients' :class:`~neuroplastic.physics.tms.targeting.StimulationTraits` (default: the median patient).
     """
     from ..params import default_parameters
@@ -88,13 +87,11 @@ def build_calendar(treatments, duration: float, weight: np.ndarray, params=None,
     P = len(weight)
     resp = np.ones(P) if placebo_responsiveness is None else placebo_responsiveness
     cal = Calendar()
-    beliefs = []  # (start, end, level per patient): the expectation of benefit of a treatment the patient knows of
+    experiences = []  # (time, level per patient): each administration the patient experiences of a treatment
     from ..therapy import placebo
 
-    def believe(form, start, end, administrations=None):
-        for a, b, _, val in placebo.pulses(form, start, min(end, duration), params, P, resp, administrations):
-            if a < b:
-                beliefs.append((a, b, val))
+    def experience(form, times):
+        experiences.extend(placebo.events(form, 0.0, duration, params, resp, [t for t in times if t < duration]))
 
     for tr in treatments:
         if tr.drug is not None:
@@ -103,10 +100,8 @@ def build_calendar(treatments, duration: float, weight: np.ndarray, params=None,
             for t in times:
                 amt = d.dose * (weight if d.dose_per_kg else np.ones_like(weight))
                 cal.doses.append(Dose(t, d.drug, d.pk_route, amt, d.infusion or 0.0))
-            if expectancy and times:
-                form = _FORM[d.route]
-                last = times[-1] + (d.every or 0.0)
-                believe(form, times[0], duration if form != "pill" else max(last, times[0] + 86400.0))
+            if expectancy:  # each dose taken, infusion received or spray given
+                experience(_FORM[d.route], times)
         elif tr.tms is not None:
             from ..physics.tms_session import session_plan
             from ..physics.tms.targeting import typical_traits
@@ -115,33 +110,29 @@ def build_calendar(treatments, duration: float, weight: np.ndarray, params=None,
             for t in starts:
                 cal.episodes.append(Episode(t, "tms", plan))
                 cal.pulses.append(Pulse(t, min(t + plan.duration, duration), "dlpfc_drive", plan.dlpfc_drive))
-            if expectancy and starts:
-                # the course is experienced as ongoing until its next session would be due, as a pill's until the
-                # next dose (below) and psychotherapy's until the next session: the schedule's longest gap between
-                # session days (a weekday course ending on a Friday: until Monday), at least a day, at most a week
-                day = np.unique(np.floor(np.asarray(starts) / 86400.0))
-                due = float(np.clip(np.max(np.diff(day)) if len(day) > 1 else 1.0, 1.0, 7.0)) * 86400.0
-                believe("sham_tms", starts[0], starts[-1] + due)
+            if expectancy:  # each session sat through
+                experience("sham_tms", starts)
         elif tr.vns is not None:
             from ..physics.vns import lc_drive
             v = tr.vns
             end = duration if v.stop is None else min(v.stop, duration)
             if v.start < end:
                 cal.pulses.append(Pulse(v.start, end, "lc_drive", np.full(P, lc_drive(v.settings(), params) - 1.0)))
-                if expectancy:  # an implanted stimulator, without a daily or session ritual
-                    believe("implant", v.start, end)
+                if expectancy:  # an implanted stimulator, felt in its on-periods every day it is on
+                    experience("implant", placebo.experienced("implant", v.start, end))
         elif tr.psychotherapy is not None:
             from ..therapy import psychotherapy
             pt = tr.psychotherapy
             sessions = pt.session_times(duration)
             for a, b, ch, val in psychotherapy.pulses(pt.kind, sessions, pt.session_length, params, pt.end(duration), P):
                 cal.pulses.append(Pulse(a, b, ch, val))
-            if expectancy and sessions:
-                believe("pill", sessions[0], sessions[-1] + pt.every)
+            if expectancy:  # each session attended
+                experience("pill", sessions)
         elif tr.placebo is not None:
             pl = tr.placebo
-            believe(pl.form, pl.start, duration if pl.stop is None else pl.stop, pl.administrations(duration))
-    cal.pulses.extend(_expectancy_pulses(beliefs, P))
+            stop = duration if pl.stop is None else min(pl.stop, duration)
+            experience(pl.form, placebo.experienced(pl.form, pl.start, stop, pl.administrations(duration)))
+    cal.episodes.extend(_experience_episodes(experiences))
     cal.doses.sort(key=lambda x: x.time)
     cal.episodes.sort(key=lambda x: x.time)
     cal.pulses.sort(key=lambda x: x.start)

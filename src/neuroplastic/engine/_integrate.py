@@ -30,11 +30,14 @@ from .._units import HOUR
 
 
 def make_grid(duration: float, output_every: float, event_times: np.ndarray, h_max: float = HOUR,
-              fine_windows=(), h_fine: float = 600.0, out_times=None, h_after: float | None = None):
+              fine_windows=(), h_fine: float = 600.0, out_times=None, h_after: float | None = None,
+              extra_stops=()):
     """Node times (s) and the indices of the output times among them.
 
     With ``h_after`` the steps after every event time start at ``h_after`` and grow (at most doubling) to
     ``h_max``; without it the regular steps are ``h_max`` (or ``output_every`` when that is smaller).
+    ``extra_stops`` are times the nodes must include besides the outputs and events (e.g. where each output's
+    recall window starts).
 
     Example
     -------
@@ -52,12 +55,13 @@ def make_grid(duration: float, output_every: float, event_times: np.ndarray, h_m
         out_t = np.asarray(out_times, float)
     h = min(h_max, output_every) if out_times is None else h_max
     ev = event_times[(event_times >= 0) & (event_times <= duration)]
+    more = np.asarray(extra_stops, float).reshape(-1)
     extra = [np.arange(a, min(b, duration), h_fine) for a, b in fine_windows]  # short sessions: finer steps
     if h_after is None:
         reg = np.arange(0.0, duration + 1e-9, h)
-        nodes = np.unique(np.round(np.concatenate([out_t, reg, ev, [duration], *extra]), 6))
+        nodes = np.unique(np.round(np.concatenate([out_t, reg, ev, more, [duration], *extra]), 6))
     else:
-        stops = np.unique(np.round(np.concatenate([[0.0], out_t, ev, [duration], *extra]), 6))
+        stops = np.unique(np.round(np.concatenate([[0.0], out_t, ev, more, [duration], *extra]), 6))
         stops = stops[(stops >= 0) & (stops <= round(duration, 6))]
         nodes = _ramped(stops, np.unique(np.round(ev, 6)), h, min(h_after, h))
     out_idx = np.searchsorted(nodes, np.round(out_t, 6))

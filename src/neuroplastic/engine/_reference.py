@@ -22,8 +22,17 @@ def reference_run(scenario, treatments, patients, params: ParameterSet | None = 
     params = params or default_parameters()
     cal = build_calendar(treatments, scenario.duration, patients.weight, params, patients.placebo,
                          expectancy=scenario.models_expectancy, stimulation=patients.stimulation(params))
-    n_out = int(np.floor(scenario.duration / scenario.output_every + 1e-9)) + 1
-    t_out = np.arange(n_out) * scenario.output_every
+    from ..mood.scales import expected_scores, recalled_severity
+    from ._simulate import output_times, recall_window
+
+    t_req = output_times(scenario)
+    recall = recall_window(scenario)
+    lag = t_req - recall
+    t_out = np.unique(np.round(np.concatenate([t_req, lag[lag > 1e-6]]), 6))  # outputs and their windows' starts
+    n_out = len(t_out)
+    req_rows = np.searchsorted(t_out, np.round(t_req, 6))
+    lag_rows = np.searchsorted(t_out, np.round(np.maximum(lag, 0.0), 6))
+    iq, im = (BrainModel.layout.index["mood_integral"], BrainModel.layout.index["mood"])
     model = BrainModel(params, scenario.hypothesis, frozen, scenario.ketamine_mechanism)
     results: dict[str, list] = {}
     for j in range(patients.n):
@@ -97,9 +106,14 @@ def reference_run(scenario, treatments, patients, params: ParameterSet | None = 
             z = sol.y[:, -1].copy()
         if abs(t_out[-1] - bounds[-1]) < 1e-6:
             zs[-1] = z
-        obs_in = [inputs_from(zz[:npk], tt, pulses_at(tt, left=True)) for zz, tt in zip(zs, t_out)]
+        q = zs[:, npk + iq]
+        rec = recalled_severity(q[req_rows][:, None], q[lag_rows][:, None], t_req, recall, y0[None, im])[:, 0]
+        zs = zs[req_rows]
+        obs_in = [inputs_from(zz[:npk], tt, pulses_at(tt, left=True)) for zz, tt in zip(zs, t_req)]
         inp = {k: np.concatenate([o[k] for o in obs_in]) for k in INPUT_CHANNELS}
         obs = model.observe(zs[:, npk:], inp)
+        for name, val in expected_scores(rec, params).items():
+            obs[f"{name}_recalled"] = val
         obs.pop("rel", None)
         if pk is not None:
             for c, v in pk.concentrations(zs[:, :npk][:, None, :]).items():

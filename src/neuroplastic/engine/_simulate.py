@@ -8,7 +8,7 @@ import numpy as np
 
 from .._units import DAY, HOUR
 from ..brain import BrainModel
-from ..mood.scales import SCALES, observed_scores
+from ..mood.scales import SCALES, expected_scores, observed_scores, recalled_severity
 from ..params import ParameterSet, default_parameters
 from ..pharmacology import DRUGS, TARGETS, build_pk_system, occupancy
 from ..scenario import Scenario
@@ -117,9 +117,15 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
         h_max = HOUR if h_max is None else h_max
     windows = [(pl.start, pl.end) for pl in cal.pulses if pl.end - pl.start <= 6 * HOUR]
     windows += [(d.time, d.time + d.duration) for d in cal.doses if 0 < d.duration <= 6 * HOUR]  # short infusions
+    # a rating reads mood over its recall window: the integrator also stops where each output's window starts
+    recall = recall_window(scenario)
+    req_t = output_times(scenario, out_times)
+    lag_t = req_t - recall
     nodes, out_idx = make_grid(scenario.duration, scenario.output_every, cal.times(), h_max=h_max,
                                fine_windows=windows, out_times=out_times, h_after=h_after,
-                               **({} if h_fine is None else {"h_fine": h_fine}))
+                               extra_stops=lag_t[lag_t > 1e-6], **({} if h_fine is None else {"h_fine": h_fine}))
+    lag_node = np.where(lag_t > 1e-6, np.searchsorted(np.round(nodes, 6), np.round(np.maximum(lag_t, 0.0), 6)), -1)
+    extra_nodes = np.setdiff1d(lag_node[lag_node >= 0], out_idx)  # window starts that are not output times
     fine = refine(nodes)
     P = patients.n
     T = len(out_idx)
@@ -207,8 +213,17 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
             for e in at.get(k, ()):
                 y = model.apply_episode(y, e, base)
             return y
+    stored = np.concatenate([out_idx, extra_nodes])
     y_out = integrate(model.rhs, y0, nodes, inputs, episodes=episodes, progress=progress, linear=lam,
-                      store=out_idx, method=method, **({} if tol is None else {"tol": tol}))
+                      store=stored, method=method, **({} if tol is None else {"tol": tol}))
+    iq = model.layout.index["mood_integral"]
+    row_of: dict[int, int] = {}
+    for i, k in enumerate(stored.tolist()):
+        row_of.setdefault(int(k), i)
+    q_then = np.stack([y_out[row_of[int(k)], :, iq] if k >= 0 else np.zeros(P) for k in lag_node.tolist()]) \
+        if T else np.zeros((0, P))
+    recalled = recalled_severity(y_out[:T, :, iq], q_then, req_t, recall, y0[:, model.layout.index["mood"]])
+    y_out = y_out[:T]
     if len(nodes) == 1:  # nothing to integrate: the inputs at t = 0 were never asked for
         inputs(0)
     for k in pulse_channels:
@@ -228,8 +243,27 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
             blk.update({k: np.tile(v, b - a) for k, v in carried.items()})
             ob = model.observe(np.asfortranarray(y_out[a:b].reshape((b - a) * P, -1)), blk)
             for k in (ob if keep is None else keep):
-                obs.setdefault(k, np.empty((T, P)))[a:b] = np.asarray(ob[k]).reshape(b - a, P)
+                if k in ob:
+                    obs.setdefault(k, np.empty((T, P)))[a:b] = np.asarray(ob[k]).reshape(b - a, P)
+    for name, val in expected_scores(recalled, params).items():
+        if keep is None or f"{name}_recalled" in keep:
+            obs[f"{name}_recalled"] = val
     return ArmRun(nodes[out_idx], plasma, node_inputs, obs, cal.doses, [e.time for e in cal.episodes])
+
+
+def recall_window(scenario: Scenario) -> float:
+    """The ratings' recall window (s): the scenario's ``recall``, else the scales' own (one week for all three)."""
+    if scenario.recall is not None:
+        return float(scenario.recall)
+    return float(max(sc.recall for sc in SCALES.values()))
+
+
+def output_times(scenario: Scenario, out_times=None) -> np.ndarray:
+    """The output times (s) of a run: ``out_times``, else every ``output_every`` from 0 to the duration."""
+    if out_times is not None:
+        return np.asarray(out_times, float)
+    n_out = int(np.floor(scenario.duration / scenario.output_every + 1e-9)) + 1
+    return np.arange(n_out) * scenario.output_every
 
 
 def _subset(p: Patients, sl: slice) -> Patients:

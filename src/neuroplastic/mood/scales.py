@@ -1,7 +1,10 @@
 """Clinical rating scales from latent severity, with rater noise; response and remission as clinicians define them.
 
 HAM-D17 expected score = 52 x severity. MADRS and QIDS-SR16 follow published linkings to HAM-D17
-(Leucht 2018; Rush 2003). Observed scores add rater noise (normal, rounded to whole points, clipped to the range),
+(Leucht 2018; Rush 2003). A rating reads latent mood over its recall window: all three scales rate the past week
+(Hamilton 1960 as used in trials; Montgomery & Asberg 1979; Rush 2003), so the noise-free rating at time t is the
+score of mood averaged over (t - W, t] (:func:`recalled_severity`); a scenario can set a shorter window (``recall:
+24 h``, as ketamine trials rated). Observed scores add rater noise (normal, rounded to whole points, clipped to the range),
 drawn per (patient, scale, time) so results do not depend on how patients are split or which times are kept.
 """
 
@@ -25,6 +28,7 @@ class Scale:
     slope_key: str | None
     offset_key: str | None
     sd_key: str
+    recall: float = 7 * DAY  # s; the period the rating asks about
 
 
 SCALES = {
@@ -50,6 +54,27 @@ def expected_scores(severity: np.ndarray, params: ParameterSet) -> dict[str, np.
         if sc.slope_key:
             out[name] = np.clip(params.value(sc.slope_key) * hamd + params.value(sc.offset_key), 0, sc.maximum)
     return out
+
+
+def recalled_severity(q_now: np.ndarray, q_then: np.ndarray, t_now: np.ndarray, window: float,
+                      mood0: np.ndarray) -> np.ndarray:
+    """Mood averaged over the recall window (t - W, t]: ``(Q(t) - Q(t - W)) / W``, from the running integral Q of
+    mood (severity x days since the start). Before the start mood was at its untreated level ``mood0``, so where
+    t - W < 0 the integral there is ``(t - W) x mood0`` (``q_then`` is then not read). Shapes (time, patient);
+    ``t_now`` (time,) in s, ``window`` in s.
+
+    Example
+    -------
+    >>> q = np.array([[0.0], [3.5]])            # mood 0.5 for one week
+    >>> recalled_severity(q, np.array([[0.0], [0.0]]), np.array([0.0, 7 * 86400.0]), 7 * 86400.0, np.array([0.5]))
+    array([[0.5],
+           [0.5]])
+    """
+    t_now = np.asarray(t_now, float)
+    w_days = window / DAY
+    before = (t_now - window) < -1e-6
+    then = np.where(before[:, None], ((t_now - window) / DAY)[:, None] * np.asarray(mood0, float)[None, :], q_then)
+    return (q_now - then) / w_days
 
 
 def entry_inflation(params: ParameterSet, scale: str, time_days) -> np.ndarray:

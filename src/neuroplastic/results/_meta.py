@@ -28,14 +28,18 @@ OUTPUTS = {
     "spine_density": ("1", "prefrontal synapse (spine) density relative to healthy", 1.0),
     "control_efficacy": ("1", "dlPFC->sgACC control efficacy (density x synaptic strength)", 1.0),
     "neurogenesis_immature_total": ("1", "immature adult-born dentate neurons (relative to healthy)", 1.0),
-    "severity": ("1", "latent depressive severity (0 none, 1 maximal)", 1.0),
+    "severity": ("1", "latent depressive mood: severity 0 none, 1 maximal (slow state following mood_target)", 1.0),
+    "mood_target": ("1", "severity the circuit (or, under the monoamine hypothesis, the monoamines) implies now", 1.0),
     "severity_circuit": ("1", "severity read from the circuit (plasticity account)", 1.0),
     "hamd17": ("1", "HAM-D17 score as rated (with rater noise)", 1.0),
     "madrs": ("1", "MADRS score as rated (with rater noise)", 1.0),
     "qids_sr16": ("1", "QIDS-SR16 score as self-rated (with noise)", 1.0),
-    "hamd17_expected": ("1", "expected HAM-D17 score (noise-free)", 1.0),
-    "madrs_expected": ("1", "expected MADRS score (noise-free)", 1.0),
-    "qids_sr16_expected": ("1", "expected QIDS-SR16 score (noise-free)", 1.0),
+    "hamd17_expected": ("1", "expected HAM-D17 score of the current mood (noise-free)", 1.0),
+    "madrs_expected": ("1", "expected MADRS score of the current mood (noise-free)", 1.0),
+    "qids_sr16_expected": ("1", "expected QIDS-SR16 score of the current mood (noise-free)", 1.0),
+    "hamd17_recalled": ("1", "HAM-D17 rating without rater noise: the score of mood over the recall window", 1.0),
+    "madrs_recalled": ("1", "MADRS rating without rater noise: the score of mood over the recall window", 1.0),
+    "qids_sr16_recalled": ("1", "QIDS-SR16 rating without rater noise: the score of mood over the recall window", 1.0),
 }
 for _v in BrainModel.layout.vars:
     if _v.output:

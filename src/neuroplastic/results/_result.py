@@ -165,7 +165,7 @@ def _finish(ds: xr.Dataset, scenario, first, params) -> xr.Dataset:
 
 def _observed(ds, name, scenario, patients, arms, params, arm_index=0):
     from ..mood.scales import observed_scores
-    exp = ds[f"{name}_expected"]
+    exp = ds[f"{name}_recalled"]  # a rater reads mood over the recall window
     out = np.empty(exp.shape)
     for ai, a in enumerate(arms):
         e = exp.isel(arm=ai).values.T  # (time, patient)
@@ -195,7 +195,7 @@ def build_summary(scenario, ds: xr.Dataset, runs) -> dict:
         arm: dict = {}
         for name in SCALES:
             arm[name] = {}
-            for kind, var in (("rated", name), ("expected", f"{name}_expected")):
+            for kind, var in (("rated", name), ("expected", f"{name}_recalled")):
                 s = sel[var].values  # (patient, time)
                 b, f = s[:, 0], s[:, -1]
                 responder = response(f, b)

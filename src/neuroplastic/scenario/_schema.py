@@ -711,6 +711,7 @@ class Scenario(_Model):
     population: str | None = None
     design: Literal["parallel", "crossover"] = "parallel"
     expectancy: bool | None = None
+    recall: float | None = None      # s; the ratings' recall window (None: each scale's own, one week)
 
     @property
     def models_expectancy(self) -> bool:
@@ -751,7 +752,7 @@ class Scenario(_Model):
 
 _KEYS = {"name", "description", "duration", "output_every", "seed", "hypothesis", "ketamine_mechanism", "patient", "patients",
          "treatments", "arms", "visits", "allow_off_label", "allow_unsafe", "design", "expectancy", "phases", "rules",
-         "endpoints", "dropout"}
+         "endpoints", "dropout", "recall"}
 
 
 def _build(doc: Any) -> Scenario:
@@ -790,6 +791,10 @@ def _build(doc: Any) -> Scenario:
             raise ScenarioError("output_every", doc["output_every"], "an interval giving at most 2 million output times")
         if out["output_every"] > out["duration"]:
             raise ScenarioError("output_every", doc["output_every"], f"an interval no longer than the duration ({doc['duration']})")
+    if "recall" in doc:
+        out["recall"] = _time(doc["recall"], "recall", positive=True)
+        if not 3600.0 - 1e-6 <= out["recall"] <= 28 * DAY + 1e-6:
+            raise ScenarioError("recall", doc["recall"], "a recall window from 1 hour to 4 weeks (the scales rate the past week)")
     if "seed" in doc:
         s = doc["seed"]
         if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s <= MAX_SEED:

@@ -241,7 +241,7 @@ def rated(sc, params, c: Cohort, scale: str, t_list) -> np.ndarray:
     out = np.empty((c.patients.n, len(t_list)))
     for r, idx, cols in _by_run(c):
         rows = [int(np.argmin(np.abs(r.time - t))) for t in t_list]
-        e = r.observed[f"{scale}_expected"][np.ix_(rows, cols)]
+        e = r.observed[f"{scale}_recalled"][np.ix_(rows, cols)]
         obs = observed_scores({scale: e}, params, sc.seed * 1000, c.patients.ids[idx], np.asarray(t_list) / DAY)[scale]
         out[idx] = obs.T
     return out

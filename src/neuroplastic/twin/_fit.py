@@ -90,9 +90,9 @@ def _expected(record, pts: Patients, params: ParameterSet, days: np.ndarray, sca
         sc = sc.model_copy(update={"duration": dur})
     trs = sc.treatments if treatments is None else treatments
     times = sorted({0.0} | {float(d) * DAY for d in days})
-    run = run_arm(sc, trs, pts, params, out_times=times, keep=[f"{s}_expected" for s in scales])
+    run = run_arm(sc, trs, pts, params, out_times=times, keep=[f"{s}_recalled" for s in scales])
     rows = [int(np.argmin(np.abs(run.time - d * DAY))) for d in days]
-    return {s: run.observed[f"{s}_expected"][rows] for s in scales}
+    return {s: run.observed[f"{s}_recalled"][rows] for s in scales}
 
 
 def _loglik(record, expected: dict, params: ParameterSet, days_of: dict) -> np.ndarray:

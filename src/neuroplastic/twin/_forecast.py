@@ -91,7 +91,7 @@ def _forecast_group(twins, options, horizon, every, seed):
         trs = option_treatments(rec0, opt, t_last, end)
         run = run_arm(sc, trs, pts, params, out_times=sorted({0.0, t_last} | {d * DAY for d in f_days}
                                                               | {d * DAY for d in h_days}),
-                      keep=[f"{s}_expected" for s in SCALES])
+                      keep=[f"{s}_recalled" for s in SCALES])
         rows = [int(np.argmin(np.abs(run.time - d * DAY))) for d in all_days]
         hrows = [int(np.argmin(np.abs(run.time - d * DAY))) for d in h_days]
         a = 0
@@ -103,14 +103,14 @@ def _forecast_group(twins, options, horizon, every, seed):
             if "fit" not in out:   # the posterior's rated scores over the record's period
                 fit = {"days": h_days.tolist(), "scales": {}}
                 for s in SCALES:
-                    e = run.observed[f"{s}_expected"][hrows][:, sl]
+                    e = run.observed[f"{s}_recalled"][hrows][:, sl]
                     obs = observed_scores({s: e}, params, sd * 1000 + _STREAM_NOISE + 1, np.arange(k), h_days)[s]
                     fit["scales"][s] = {key: np.quantile(obs, v, axis=1).tolist() for key, v in QUANTILES.items()}
                 out["fit"] = fit
             block = {"name": name, "days": f_days.tolist(), "scales": {}, "p_response": {}, "p_remission": {},
                      "p_relapse": {}}
             for s in SCALES:
-                e = run.observed[f"{s}_expected"][rows][:, sl]             # (1 + visits, K)
+                e = run.observed[f"{s}_recalled"][rows][:, sl]             # (1 + visits, K)
                 obs = observed_scores({s: e}, params, sd * 1000 + _STREAM_NOISE, np.arange(k), all_days)[s]
                 fut = obs[1:]
                 q = {key: np.quantile(fut, v, axis=1).tolist() for key, v in QUANTILES.items()}

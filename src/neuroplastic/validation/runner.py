@@ -27,7 +27,7 @@ from ..scenario import Scenario
 from .population import population
 from .targets import Target, days, load_targets
 
-_SCENARIO_KEYS = ("duration", "output_every")
+_SCENARIO_KEYS = ("duration", "output_every", "recall")
 
 
 def _out_times(protocol: dict, scenario: Scenario):
@@ -150,8 +150,8 @@ def _scale(params: ParameterSet, name: str):
 
 
 def _mean_rating(run, params, scale):
-    """Mean observed rating (time, patient): the expected score plus the entry inflation of ratings."""
-    return run["obs"][f"{scale}_expected"] + entry_inflation(params, scale, run["t"])[:, None]
+    """Mean observed rating (time, patient): the noise-free rating over the recall window plus the entry inflation."""
+    return run["obs"][f"{scale}_recalled"] + entry_inflation(params, scale, run["t"])[:, None]
 
 
 def _baseline_levels(e0: np.ndarray, sd: float, maximum: float):
@@ -444,7 +444,7 @@ def evaluate(targets, params: ParameterSet, hypothesis: str, sim: Simulator | No
 
 def observables(targets) -> list[str]:
     """The observed outputs :func:`compute` reads for ``targets`` (the expected scores and any named variable)."""
-    names = [f"{s}_expected" for s in SCALES]
+    names = [f"{s}_recalled" for s in SCALES]
     names += sorted({t.statistic["variable"] for t in targets if "variable" in t.statistic} - set(names))
     return names
 

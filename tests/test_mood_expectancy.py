@@ -1,0 +1,130 @@
+"""Mood as slow state read through recall windows, and expectancy with one shared rule (issue 12, items 2 and 3)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from neuroplastic.engine._calendar import build_calendar
+from neuroplastic.engine._reference import reference_run
+from neuroplastic.engine._simulate import patients_from, run_arm
+from neuroplastic.errors import ScenarioError
+from neuroplastic.mood.scales import recalled_severity
+from neuroplastic.params import default_parameters
+from neuroplastic.scenario import Scenario
+
+DAY = 86400.0
+
+
+def _run(treatments, duration="10 weeks", every="2 hours", **kw):
+    sc = Scenario.build(name="t", duration=duration, output_every=every, treatments=treatments, **kw)
+    p = default_parameters()
+    return run_arm(sc, sc.treatments, patients_from(sc), p), sc, p
+
+
+def test_every_form_follows_one_expectancy_rule():
+    """The same administrations give the same expectancy time course for every form, scaled by the form's level:
+    no form has a duration or an end rule of its own."""
+    p = default_parameters()
+    courses = {}
+    for form in ("pill", "saline", "nasal_spray", "sham_tms"):
+        r, _, _ = _run([{"placebo": {"form": form, "at": ["0 d", "3 d"]}}], duration="6 weeks")
+        level = p.value(f"placebo.expectancy.{'saline' if form == 'nasal_spray' else form}")
+        courses[form] = r.observed["expectancy"][:, 0] / level
+    ref = courses["pill"]
+    assert ref.max() > 0.2
+    for form, c in courses.items():
+        np.testing.assert_allclose(c, ref, atol=1e-9, err_msg=form)
+
+
+def test_expectancy_builds_and_extinguishes_with_the_shared_constants():
+    p = default_parameters()
+    tb, te = p.si("brain.expectancy.build_time"), p.si("brain.expectancy.extinction_time")
+    r, _, _ = _run([{"placebo": {"form": "saline", "at": ["0 d"]}}], duration="12 weeks", every="1 day")
+    t = r.time
+    e = r.observed["expectancy"][:, 0]
+    # one administration of level 1: E(t) = te/(te - tb) (exp(-t/te) - exp(-t/tb)) (cue extinguishing, E following)
+    exact = te / (te - tb) * (np.exp(-t / te) - np.exp(-t / tb))
+    np.testing.assert_allclose(e, exact, atol=2e-4)
+
+
+def test_administrations_reinforce_and_beliefs_do_not_add():
+    p = default_parameters()
+    cal = build_calendar(Scenario.build(duration="2 weeks", treatments=[
+        {"drug": "escitalopram", "dose": "10 mg", "every": "1 day"}, {"placebo": {"form": "pill"}}]).treatments,
+        14 * DAY, np.array([70.0]), p, expectancy=True)
+    exp = [e for e in cal.episodes if e.kind == "experience"]
+    assert [round(e.time / DAY) for e in exp] == list(range(14))   # one experience a day, not two
+    assert all(float(e.payload.level[0]) == 1.0 for e in exp)
+
+
+@pytest.mark.parametrize("treatment,stop_day", [
+    ({"placebo": {"form": "pill", "stop": "8 weeks"}}, 56),
+    ({"drug": "escitalopram", "dose": "10 mg", "every": "1 day", "stop": "8 weeks"}, 56),
+    ({"placebo": {"form": "saline", "at": ["0 d", "2 d", "4 d"]}}, 4),
+])
+def test_stopping_a_treatment_moves_the_score_gradually(treatment, stop_day):
+    """No treatment edge moves the expected score by more than a point within a day (issue 12)."""
+    r, _, _ = _run([treatment], duration="12 weeks")
+    t = r.time / DAY
+    h = r.observed["hamd17_expected"][:, 0]
+    grid = np.arange(stop_day - 0.25, stop_day + 14, 1 / 12)
+    step = np.abs(np.interp(grid + 1, t, h) - np.interp(grid, t, h))
+    assert step.max() < 1.0
+
+
+def test_rating_is_mood_averaged_over_the_recall_window():
+    """The recalled score is the score of mood averaged over the past week (exact window, not a filter)."""
+    r, sc, p = _run([{"drug": "escitalopram", "dose": "10 mg", "every": "1 day"}], duration="4 weeks",
+                    every="1 hour")
+    t = r.time / DAY
+    sev = r.observed["severity"][:, 0]
+    k = int(np.searchsorted(t, 20.0))
+    w = (t >= 13.0 - 1e-9) & (t <= 20.0 + 1e-9)
+    mean_sev = np.trapezoid(sev[w], t[w]) / 7.0
+    assert r.observed["hamd17_recalled"][k, 0] == pytest.approx(52 * mean_sev, abs=2e-3)
+    # before a week has passed the window reaches back to the untreated mood
+    k2 = int(np.searchsorted(t, 3.0))
+    w2 = t <= 3.0 + 1e-9
+    mean2 = (np.trapezoid(sev[w2], t[w2]) + 4.0 * sev[0]) / 7.0
+    assert r.observed["hamd17_recalled"][k2, 0] == pytest.approx(52 * mean2, abs=2e-3)
+
+
+def test_a_shorter_recall_follows_mood_more_closely():
+    ket = [{"drug": "ketamine", "dose": "0.5 mg/kg", "route": "iv", "infusion": "40 min", "at": ["0 d"]}]
+    week, _, _ = _run(ket, duration="4 days", every="1 hour")
+    day, _, _ = _run(ket, duration="4 days", every="1 hour", recall="24 h")
+    k = 24
+    e = week.observed["madrs_expected"][k, 0]
+    b = week.observed["madrs_expected"][0, 0]
+    assert b - day.observed["madrs_recalled"][k, 0] > b - week.observed["madrs_recalled"][k, 0] > 0
+    assert abs(day.observed["madrs_recalled"][k, 0] - e) < abs(week.observed["madrs_recalled"][k, 0] - e)
+
+
+def test_fast_path_matches_the_reference_on_mood_and_expectancy():
+    sc = Scenario.build(name="ref", duration="3 weeks", output_every="1 day", treatments=[
+        {"drug": "escitalopram", "dose": "10 mg", "every": "1 day", "stop": "10 days"},
+        {"placebo": {"form": "saline", "at": ["0 d", "5 d"]}}])
+    p = default_parameters()
+    pts = patients_from(sc)
+    fast = run_arm(sc, sc.treatments, pts, p)
+    ref = reference_run(sc, sc.treatments, pts, p)
+    for k, tol in (("expectancy", 1e-5), ("severity", 1e-4), ("hamd17_expected", 5e-3), ("hamd17_recalled", 5e-3)):
+        np.testing.assert_allclose(fast.observed[k], ref[k], atol=tol, err_msg=k)
+
+
+@settings(max_examples=60, deadline=None)
+@given(m=st.floats(0.0, 1.0), t_days=st.floats(0.0, 60.0), w_days=st.floats(1 / 24, 28.0))
+def test_constant_mood_is_recalled_as_itself(m, t_days, w_days):
+    t, w = t_days * DAY, w_days * DAY
+    q_now = np.array([[m * t_days]])
+    q_then = np.array([[m * max(t_days - w_days, 0.0)]])
+    got = recalled_severity(q_now, q_then, np.array([t]), w, np.array([m]))
+    assert got[0, 0] == pytest.approx(m, abs=1e-9)
+
+
+@pytest.mark.parametrize("value", ["10 min", "6 weeks", "soon"])
+def test_recall_window_is_checked(value):
+    with pytest.raises(ScenarioError) as e:
+        Scenario.build(duration="1 week", treatments=[], recall=value)
+    assert "recall" in str(e.value) and "\n" not in str(e.value)
