@@ -105,10 +105,12 @@ def test_fluoxetine_benefit_outlasts_escitalopram_after_stopping():
 
 
 def test_removing_plasticity_removes_lasting_benefit():
-    """No treatment module holds a mood effect: with plasticity frozen, no treatment's benefit outlasts it."""
+    """No treatment module holds a mood effect: with plasticity frozen (synaptic and structural change, and the
+    learned expectation of benefit, brain.expectancy), no treatment's benefit outlasts it."""
+    frozen_all = ("plasticity", "brain.expectancy")
     none = {"duration": "12 weeks", "treatments": []}
     nat_live = npl.simulate(none).dataset["hamd17_expected"].values[0]
-    nat_frozen = npl.simulate(none, frozen=("plasticity",)).dataset["hamd17_expected"].values[0]
+    nat_frozen = npl.simulate(none, frozen=frozen_all).dataset["hamd17_expected"].values[0]
     for tr in ({"drug": "escitalopram", "dose": "10 mg", "every": "1 day", "stop": "8 weeks"},
                {"drug": "bupropion", "dose": "300 mg", "every": "1 day", "stop": "8 weeks"},
                {"drug": "ketamine", "dose": "0.5 mg/kg", "route": "iv", "infusion": "40 min", "at": ["0 days", "7 days"]},
@@ -116,7 +118,7 @@ def test_removing_plasticity_removes_lasting_benefit():
                {"psychotherapy": {"kind": "cbt", "sessions": 8}}):
         doc = {"duration": "12 weeks", "treatments": [tr]}
         live = npl.simulate(doc).dataset["hamd17_expected"].values[0] - nat_live
-        frozen = npl.simulate(doc, frozen=("plasticity",)).dataset["hamd17_expected"].values[0] - nat_frozen
+        frozen = npl.simulate(doc, frozen=frozen_all).dataset["hamd17_expected"].values[0] - nat_frozen
         assert abs(frozen[-1]) < 0.05, tr  # weeks after the treatment ended, nothing is left without plasticity
         assert live[-1] < -0.2, tr  # with plasticity some benefit persists (ketamine fades most)
 

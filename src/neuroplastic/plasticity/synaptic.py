@@ -161,7 +161,7 @@ def _advance_slow(l, m0, target, h, tm, tl, em=None, el=None):
 
     out = l * el + A * A * (1.0 - el)
     out = out + rl * (2 * A * B * phi(em, rm) + B * B * phi(em * em, 2 * rm))
-    return out
+    return np.maximum(out, 0.0)   # a mean of m^2: never negative (the exact sum can round to -1e-17)
 
 
 def facilitation_gains(pulse_times, rule: CalciumRule) -> np.ndarray:
