@@ -46,6 +46,19 @@ COURSES = {
     "placebo pill": [{"placebo": {"form": "pill"}}],
     "no treatment": [],
 }
+# what lasts: 12 weeks of treatment (a 6-week rTMS course, its standard length), then 40 weeks without it, or on
+# continued escitalopram; blinded withdrawal to a placebo pill as in relapse-prevention trials
+_TMS = {"protocol": "10hz", "pulses": 3000, "intensity": "120% rMT", "days": "weekdays", "stop": "6 weeks"}
+LASTING = {
+    "escitalopram, continued": [{"drug": "escitalopram", "dose": "10 mg", "every": "1 day"}],
+    "escitalopram, to placebo at week 12": [{"drug": "escitalopram", "dose": "10 mg", "every": "1 day",
+                                             "stop": "12 weeks"}, {"placebo": {"form": "pill", "start": "12 weeks"}}],
+    "10 Hz rTMS, 6 weeks": [{"tms": _TMS}],
+    "CBT, 12 weekly sessions": [{"psychotherapy": {"kind": "cbt", "every": "1 week", "sessions": 12}}],
+    "placebo pill, 12 weeks": [{"placebo": {"form": "pill", "stop": "12 weeks"}}],
+}
+LASTING_SCENARIO = {"name": "what lasts", "duration": "52 weeks", "output_every": "1 week", "seed": 1,
+                    "design": "crossover", "patients": {"n": 150, "population": "mdd"}, "arms": LASTING}
 
 
 def run_demo(out_dir: Path, console=None, workers: int | None = None) -> list[Path]:
@@ -61,9 +74,11 @@ def run_demo(out_dir: Path, console=None, workers: int | None = None) -> list[Pa
     docs = {f"pill:{d}": _pill(d, dose) for d, dose in PILLS}
     docs["mono"] = _pill("escitalopram", "10 mg", "monoamine")
     docs["ketamine"] = KETAMINE
+    docs["lasting"] = LASTING_SCENARIO
     for name, trs in COURSES.items():
         docs[f"course:{name}"] = {"name": name, "duration": "16 weeks", "seed": 1, "treatments": trs}
-    say(f"  running {len(docs)} scenarios: six pills, two hypotheses, ketamine hourly, rTMS, CBT, placebo, none ...")
+    say(f"  running {len(docs)} scenarios: six pills, two hypotheses, ketamine hourly, rTMS, CBT, placebo, none, "
+        "and a year of what lasts ...")
     n = workers or min(len(docs), os.cpu_count() or 1)
     if n > 1:  # the engine's pool: Ctrl-C and SIGTERM stop it at once, its workers leave the signals to this process
         from .engine._backends import executor
@@ -127,8 +142,10 @@ def run_demo(out_dir: Path, console=None, workers: int | None = None) -> list[Pa
     ax[1].plot(t, ket["bdnf"].values[0], label="BDNF protein")
     ax[1].plot(t, ket["trkb_signal"].values[0], label="TrkB signal (released BDNF)")
     ax[1].set(xlabel="day", title="BDNF: translation and release")
-    ax[2].plot(t, ket["spine_density"].values[0], label="synapse density")
-    ax[2].plot(t, ket["spines_labile"].values[0], label="new (labile) spines")
+    s0 = float(ket["spine_density"].values[0][0])
+    ax[2].plot(t, ket["spine_density"].values[0] / s0, label="synapse density (relative to day 0)")
+    ax[2].plot(t, 1 + (ket["spines_labile"].values[0] - ket["spines_labile"].values[0][0]) / s0,
+               label="1 + new (labile) spines (relative to day 0)")
     ax[2].set(xlabel="day", title="Synapses form within a day, then are pruned")
     ax[3].plot(t, ket["madrs"].values[0], ".", ms=2, alpha=0.3, label="MADRS as rated")
     ax[3].plot(t, ket["madrs_expected"].values[0], label="MADRS expected")
@@ -144,4 +161,26 @@ def run_demo(out_dir: Path, console=None, workers: int | None = None) -> list[Pa
     ax.set(xlabel="week", ylabel="HAM-D17 (expected)", ylim=(0, 30))
     files.append(_finish(fig, [ax], "One patient, one parameter set: pills, stimulation, therapy, ketamine, placebo",
                          out_dir / "treatments.png", 8))
+
+    # Figure 5: what lasts -- week-12 responders followed for 40 weeks after the treatment stopped (or continued)
+    files.append(_lasting_figure(res["lasting"], out_dir / "lasting.png"))
     return files
+
+
+def _lasting_figure(ds, path):
+    """Mean rating (noise-free, over the recall window) of each arm's week-12 responders, weeks 0-52."""
+    import matplotlib.pyplot as plt
+
+    t = ds["time"].values / 7
+    k12 = int(np.argmin(np.abs(t - 12)))
+    fig, ax = plt.subplots(figsize=(9, 5), constrained_layout=True)
+    for arm in ds["arm"].values:
+        h = ds["hamd17_recalled"].sel(arm=arm).values    # (patient, time)
+        resp = h[:, k12] <= 0.5 * h[:, 0]
+        if resp.sum() < 5:
+            continue
+        ax.plot(t, h[resp].mean(axis=0), label=f"{arm} ({int(resp.sum())} responders)")
+    ax.axvline(12, ls=":", c="grey", lw=0.8)
+    ax.axhline(7, ls="--", c="green", lw=0.8)
+    ax.set(xlabel="week", ylabel="HAM-D17 of week-12 responders (mean, noise-free rating)", ylim=(0, 30))
+    return _finish(fig, [ax], "What lasts: 12 weeks of treatment, then 40 weeks without it (or continued)", path, 8)

@@ -248,6 +248,8 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
     for name, val in expected_scores(recalled, params).items():
         if keep is None or f"{name}_recalled" in keep:
             obs[f"{name}_recalled"] = val
+    if keep is None or "mood_integral" in keep:   # for ratings over another window (validation rows)
+        obs["mood_integral"] = np.ascontiguousarray(y_out[:, :, iq])
     return ArmRun(nodes[out_idx], plasma, node_inputs, obs, cal.doses, [e.time for e in cal.episodes])
 
 

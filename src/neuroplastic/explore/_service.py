@@ -158,6 +158,7 @@ _LAYERS = (
                                                      ("neurogenesis_immature_total", "immature neurons")]),
     ("Circuit", "relative to day 0", "linear", [("activity_dlpfc", "dlPFC activity"), ("activity_sgacc", "sgACC activity"),
                                                 ("control_efficacy", "dlPFC->sgACC control")]),
+    ("Expectancy", "1 = an oral placebo course", "linear", [("expectancy", "expectancy of benefit")]),
 )
 
 
@@ -173,7 +174,7 @@ def plots(results: list, labels: list[str] | None = None) -> dict:
     """Bokeh figures (``json_item`` documents) of one or more results. ``timeline``: one document whose panels share
     the time axis: the scales (HAM-D17 and MADRS expected scores with response and remission lines; a cohort as
     median and interquartile band per arm) above the mechanism layers (plasma, occupancy, monoamines, BDNF and
-    spines, neurogenesis, circuit: the mean of the patients, per arm). ``rates``: response and remission per arm at
+    spines, neurogenesis, circuit, expectancy: the mean of the patients, per arm). ``rates``: response and remission per arm at
     the end. Several results (two
     scenarios, or one scenario under both hypotheses) are drawn side by side in the same panels, labelled."""
     from bokeh.embed import json_item

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.stats import norm
 
 from ..engine._simulate import Patients, run_arm
-from ..mood.scales import SCALES, entry_inflation
+from ..mood.scales import SCALES, entry_inflation, expected_scores, recalled_severity
 from ..params import ParameterSet
 from ..population import typical_patient
 from ..scenario import Scenario
@@ -149,6 +149,23 @@ def _scale(params: ParameterSet, name: str):
     return sc, params.value(sc.sd_key)
 
 
+def _recall_view(run, recall_days: float, params: ParameterSet) -> dict:
+    """``run`` with its recalled ratings taken over ``recall_days`` instead of the protocol's window: mood averaged
+    over (t - W, t] from its running integral (linear between the output times; exact where t - W is one), the
+    untreated mood before the start (:func:`~neuroplastic.mood.scales.recalled_severity`)."""
+    t = np.asarray(run["t"], float)
+    q = run["obs"]["mood_integral"]
+    lag = t - recall_days
+    j = np.clip(np.searchsorted(t, lag, side="right") - 1, 0, len(t) - 1)
+    k = np.minimum(j + 1, len(t) - 1)
+    w = np.where(k > j, (lag - t[j]) / np.maximum(t[k] - t[j], 1e-12), 0.0)
+    q_then = q[j] * (1 - w)[:, None] + q[k] * w[:, None]
+    sev = recalled_severity(q, q_then, t * 86400.0, recall_days * 86400.0, run["obs"]["severity"][0])
+    obs = dict(run["obs"])
+    obs.update({f"{s}_recalled": v for s, v in expected_scores(sev, params).items()})
+    return {**run, "obs": obs}
+
+
 def _mean_rating(run, params, scale):
     """Mean observed rating (time, patient): the noise-free rating over the recall window plus the entry inflation."""
     return run["obs"][f"{scale}_recalled"] + entry_inflation(params, scale, run["t"])[:, None]
@@ -239,6 +256,9 @@ def compute(target: Target, sim: Simulator) -> float:
         return session_statistic(sim, target.protocol, st)
     run = sim.arm(target.protocol, st["arm"])
     ref = sim.arm(target.protocol, st["ref"]) if "ref" in st else None
+    if "recall" in st:   # a rating over its own window (e.g. the time since the first dose)
+        run = _recall_view(run, days(st["recall"]), p)
+        ref = None if ref is None else _recall_view(ref, days(st["recall"]), p)
     when = days(st["time"])
     crit = st.get("criterion", "response")
     if kind in ("remission_rate", "response_rate"):
@@ -445,6 +465,8 @@ def evaluate(targets, params: ParameterSet, hypothesis: str, sim: Simulator | No
 def observables(targets) -> list[str]:
     """The observed outputs :func:`compute` reads for ``targets`` (the expected scores and any named variable)."""
     names = [f"{s}_recalled" for s in SCALES]
+    if any("recall" in t.statistic for t in targets):
+        names += ["mood_integral", "severity"]
     names += sorted({t.statistic["variable"] for t in targets if "variable" in t.statistic} - set(names))
     return names
 
