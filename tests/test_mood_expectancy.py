@@ -128,3 +128,18 @@ def test_recall_window_is_checked(value):
     with pytest.raises(ScenarioError) as e:
         Scenario.build(duration="1 week", treatments=[], recall=value)
     assert "recall" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_row_rates_its_own_window_from_the_mood_integral():
+    """Validation rows with their own ``recall`` read mood's running integral: with the run's own window they give
+    the run's recalled ratings; with a shorter one they follow mood more closely."""
+    from neuroplastic.validation.runner import _arm_record, _recall_view
+    r, sc, p = _run([{"drug": "ketamine", "dose": "0.5 mg/kg", "route": "iv", "infusion": "40 min", "at": ["0 d"]}],
+                    duration="3 days", every="1 hour", recall="24 h")
+    run = _arm_record(r)
+    same = _recall_view(run, 1.0, p)
+    np.testing.assert_allclose(same["obs"]["madrs_recalled"], run["obs"]["madrs_recalled"], atol=1e-9)
+    short = _recall_view(run, 2 / 24, p)
+    k = 2   # 2 h after the start of the infusion
+    e, b = run["obs"]["madrs_expected"][:k + 1, 0], run["obs"]["madrs_expected"][0, 0]
+    assert e[-1] < short["obs"]["madrs_recalled"][k, 0] < run["obs"]["madrs_recalled"][k, 0] <= b + 1e-9
