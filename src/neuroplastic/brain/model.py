@@ -321,6 +321,10 @@ class BrainModel:
         lam[i["creb"]] = 1.0 / self.p_bdnf["creb_time"]
         lam[i["bcm_threshold"]] = 1.0 / self.p_meta["time"]
         lam[i["monoamine_index"]] = 1.0 / self.p_mono["lag"]
+        # mood and expectancy relax within hours, faster than the 6-h steps: their decay is integrated exactly at the
+        # parameter set's value (a per-patient value of a batched fit differs from it by a small remainder in rhs)
+        lam[i["mood"]] = 1.0 / float(np.asarray(self.params.si("mood.state.time")))
+        lam[i["expectancy"]] = 1.0 / float(np.asarray(self.params.si("brain.expectancy.build_time")))
         return lam * self._mask
 
     # -- episodes (millisecond-scale sessions) -------------------------------------------------------------
