@@ -33,7 +33,7 @@ def _ds(doc):
     return simulate(doc).dataset
 
 
-KETAMINE = {"name": "ketamine", "duration": "14 days", "output_every": "1 hour", "seed": 1,
+KETAMINE = {"name": "ketamine", "duration": "14 days", "output_every": "1 hour", "seed": 1, "recall": "24 h",
             "treatments": [{"drug": "ketamine", "dose": "0.5 mg/kg", "route": "iv", "infusion": "40 min",
                             "at": ["0 days"]}]}
 COURSES = {
@@ -147,7 +147,7 @@ def run_demo(out_dir: Path, console=None, workers: int | None = None) -> list[Pa
     ax[2].plot(t, 1 + (ket["spines_labile"].values[0] - ket["spines_labile"].values[0][0]) / s0,
                label="1 + new (labile) spines (relative to day 0)")
     ax[2].set(xlabel="day", title="Synapses form within a day, then are pruned")
-    ax[3].plot(t, ket["madrs"].values[0], ".", ms=2, alpha=0.3, label="MADRS as rated")
+    ax[3].plot(t, ket["madrs"].values[0], ".", ms=2, alpha=0.3, label="MADRS as rated (past 24 h)")
     ax[3].plot(t, ket["madrs_expected"].values[0], label="MADRS expected")
     ax[3].set(xlabel="day", ylim=(0, 40), title="Mood: within a day, fading over 1-2 weeks")
     files.append(_finish(fig, ax, "Ketamine breaks the weeks-long pattern through a fast synaptogenic route (same biology, different input)", out_dir / "ketamine.png", 8))
