@@ -323,8 +323,8 @@ class BrainModel:
         lam[i["monoamine_index"]] = 1.0 / self.p_mono["lag"]
         # mood and expectancy relax within hours, faster than the 6-h steps: their decay is integrated exactly at the
         # parameter set's value (a per-patient value of a batched fit differs from it by a small remainder in rhs)
-        lam[i["mood"]] = 1.0 / float(np.asarray(self.params.si("mood.state.time")))
-        lam[i["expectancy"]] = 1.0 / float(np.asarray(self.params.si("brain.expectancy.build_time")))
+        lam[i["mood"]] = 1.0 / self.p_mood["time"]
+        lam[i["expectancy"]] = 1.0 / self.p_exp["build_time"]
         return lam * self._mask
 
     # -- episodes (millisecond-scale sessions) -------------------------------------------------------------
@@ -356,7 +356,7 @@ class BrainModel:
             return y
         y = y.copy()
         v = self.layout.view(y)
-        v["expectancy_cue"] = np.maximum(v["expectancy_cue"], np.broadcast_to(np.asarray(level, float), v["expectancy_cue"].shape))
+        v["expectancy_cue"] = np.maximum(v["expectancy_cue"], level)
         return y
 
     # -- baseline ------------------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def build_calendar(treatments, duration: float, weight: np.ndarray, params=None,
     from ..therapy import placebo
 
     def experience(form, times):
-        experiences.extend(placebo.events(form, 0.0, duration, params, resp, [t for t in times if t < duration]))
+        experiences.extend(placebo.events(form, [t for t in times if t < duration], params, resp))
 
     for tr in treatments:
         if tr.drug is not None:

@@ -217,11 +217,10 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
     y_out = integrate(model.rhs, y0, nodes, inputs, episodes=episodes, progress=progress, linear=lam,
                       store=stored, method=method, **({} if tol is None else {"tol": tol}))
     iq = model.layout.index["mood_integral"]
-    row_of: dict[int, int] = {}
-    for i, k in enumerate(stored.tolist()):
-        row_of.setdefault(int(k), i)
-    q_then = np.stack([y_out[row_of[int(k)], :, iq] if k >= 0 else np.zeros(P) for k in lag_node.tolist()]) \
-        if T else np.zeros((0, P))
+    # each window start's stored row (an output row where it is an output time); rows before the start are not read
+    nodes_stored, first_row = np.unique(stored, return_index=True)
+    lag_row = first_row[np.searchsorted(nodes_stored, np.maximum(lag_node, stored[0]))]
+    q_then = y_out[lag_row, :, iq]
     recalled = recalled_severity(y_out[:T, :, iq], q_then, req_t, recall, y0[:, model.layout.index["mood"]])
     y_out = y_out[:T]
     if len(nodes) == 1:  # nothing to integrate: the inputs at t = 0 were never asked for

@@ -73,8 +73,8 @@ def experienced(form: str, start: float, stop: float, administrations: list[floa
     return [start + k * _DAILY for k in range(n)]
 
 
-def events(form: str, start: float, stop: float, params: ParameterSet, responsiveness: np.ndarray,
-           administrations: list[float] | None = None) -> list[tuple[float, np.ndarray]]:
-    """``(time, level per patient)`` of each experienced administration of a placebo (see :func:`experienced`)."""
+def events(form: str, times, params: ParameterSet, responsiveness: np.ndarray) -> list[tuple[float, np.ndarray]]:
+    """``(time, level per patient)`` of each administration at ``times`` (s) experienced as ``form``: the form's
+    level times the patient's placebo responsiveness."""
     val = level(form, params) * np.asarray(responsiveness, float)
-    return [(t, val) for t in experienced(form, start, stop, administrations)]
+    return [(t, val) for t in times]
