@@ -146,6 +146,7 @@ def test_newton_steady_state_is_a_fixed_point_per_patient():
     m = BrainModel(p)
     y = np.array(m.baseline(pts.stress, pts.capacity, pts.episode_rate))
     m._mask[m.layout.index["stress_load"]] = 0.0  # held while the baseline settles
+    m._mask[m.layout.index["stress_exposure"]] = 0.0
     m._mask[m.layout.index["mood_integral"]] = 0.0  # a running integral from the start, not a settling state
     g = m.rhs(y, m.null_inputs(len(y))) * m.layout.timescales
     assert np.max(np.abs(g)) < 1e-9

@@ -47,7 +47,8 @@ _VARS = [
     StateVar("sgacc_scaling", "1", "homeostatic scaling of sgACC excitatory drive", 3 * DAY, "plasticity.homeostatic"),
     StateVar("threshold_dlpfc", "1", "intrinsic firing-threshold shift, dlPFC", 2 * DAY, "plasticity.excitability"),
     StateVar("threshold_sgacc", "1", "intrinsic firing-threshold shift, sgACC", 2 * DAY, "plasticity.excitability"),
-    StateVar("stress_load", "1", "depressive stress load (1 = typical moderate-severe episode)", 30 * DAY, "brain.stress"),
+    StateVar("stress_load", "1", "depressive stress / HPA load (1 = typical moderate-severe episode): follows the exposure plus what sgACC hyperactivity sustains", 30 * DAY, "brain.stress"),
+    StateVar("stress_exposure", "1", "exogenous stress exposure of the episode (life circumstances; resolves at the natural-course rate, life events add to it)", 30 * DAY, "brain.stress"),
     StateVar("stress_initial", "1", "stress load at the start", DAY, "brain.stress", output=False),
     StateVar("plasticity_capacity", "1", "activity-dependent BDNF release capacity (1 typical; lower in Val66Met)", DAY, "trait", output=False),
     StateVar("episode_rate", "1", "natural-course speed of this episode (1 typical)", DAY, "trait", output=False),
@@ -66,7 +67,7 @@ _GROUP_ATTRS = {"plasticity.receptors": "p_rec", "plasticity.bdnf": "p_bdnf", "p
                 "plasticity.neurogenesis": "p_ng", "plasticity.consolidation": "p_con", "plasticity.meta": "p_meta",
                 "plasticity.homeostatic": "p_hom", "plasticity.excitability": "p_ie", "brain.circuit": "p_circ",
                 "brain.ketamine": "p_ket", "mood.severity": "p_sev", "mood.monoamine": "p_mono",
-                "brain.expectancy": "p_exp", "mood.state": "p_mood"}
+                "brain.expectancy": "p_exp", "mood.state": "p_mood", "brain.stress": "p_stress"}
 # parameters that set the linear decay rates of the exponential integrator (its weights are cached per step
 # length, one set for all patients), so they cannot take a different value per patient
 LINEAR_DECAY_PARAMETERS = ("plasticity.bdnf.protein_time", "plasticity.bdnf.creb_time",
@@ -79,10 +80,23 @@ def per_patient_parameter(name: str) -> bool:
     """Whether the brain model can take ``name`` as a per-patient array (see :meth:`BrainModel.groups`)."""
     if name in LINEAR_DECAY_PARAMETERS:
         return False
-    if name == "brain.stress.episode_time":
-        return True
     module = ".".join(name.split(".")[:2])
     return module in _GROUP_ATTRS or module in {f"brain.{grp}" for grp, _, _ in neuromodulators.SYSTEMS.values()}
+
+
+def stress_feedback(p: dict, rs):
+    """Stress load sustained by sgACC activity ``rs`` (relative to healthy): G x^n / (x^n + x_h^n), x = max(rs - 1, 0).
+
+    Example
+    -------
+    >>> p = {"feedback_gain": 1.0, "feedback_half": 0.5, "feedback_hill": 4.0}
+    >>> [round(float(stress_feedback(p, np.array(r))), 3) for r in (1.0, 1.5, 2.0)]
+    [0.0, 0.5, 0.941]
+    """
+    x = np.maximum(rs - 1.0, 0.0)
+    n = p["feedback_hill"]
+    xn = x ** n
+    return p["feedback_gain"] * xn / (xn + p["feedback_half"] ** n)
 
 
 def N_of(v):
@@ -136,7 +150,7 @@ class BrainModel:
         self.p_mono = g("mood.monoamine")
         self.p_exp = g("brain.expectancy")
         self.p_mood = g("mood.state")
-        self.episode_time = params.si("brain.stress.episode_time")
+        self.p_stress = g("brain.stress")
         self._use_burst = ketamine_mechanism in ("both", "disinhibition")
         self._use_eef2 = ketamine_mechanism in ("both", "eef2")
         self.rq = self.p_circ["rate_max"] / 4.0
@@ -150,9 +164,7 @@ class BrainModel:
         nuc = {f"brain.{grp}": m for m, (grp, _, _) in neuromodulators.SYSTEMS.items()}
         for name in self.per_patient:
             module, key = ".".join(name.split(".")[:2]), ".".join(name.split(".")[2:])
-            if name == "brain.stress.episode_time":
-                self._where.append((PARAM_KEY + name, "episode_time", None, None))
-            elif module in nuc:
+            if module in nuc:
                 self._where.append((PARAM_KEY + name, "p_nuc", nuc[module], key))
             else:
                 self._where.append((PARAM_KEY + name, _GROUP_ATTRS[module], None, key))
@@ -178,9 +190,6 @@ class BrainModel:
         g._groups_hit = None
         for key, attr, m, k in self._where:
             val = inp[key]
-            if attr == "episode_time":
-                g.episode_time = val
-                continue
             if m is not None:
                 if g.p_nuc is self.p_nuc:
                     g.p_nuc = dict(self.p_nuc)
@@ -290,7 +299,12 @@ class BrainModel:
         d["bcm_threshold"] = meta.threshold_rate(v["bcm_threshold"], rd, g.p_meta["time"])
         d["ltp_early"] = d["ltp_early"] + consolidation.bounded(
             meta.bcm_rate(rd, v["bcm_threshold"], g.p_meta["learning_rate"]), v["ltp_early"], g.p_con["early_max"])
-        d["stress_load"] = -stress * v["episode_rate"] / g.episode_time
+        # the stress loop: the load is the exposure E (resolving at the natural-course rate) plus a sustained part
+        # L = S - E that relaxes to what sgACC hyperactivity sustains (sgACC -> hypothalamus/amygdala drive of the
+        # HPA axis): a positive feedback, through the load's own effects on sgACC, spines and BDNF, that can make
+        # depression and recovery two regimes. With no feedback gain L stays 0 and the load is the exposure.
+        d["stress_exposure"] = -v["stress_exposure"] * v["episode_rate"] / g.p_stress["episode_time"]
+        d["stress_load"] = d["stress_exposure"] + (stress_feedback(g.p_stress, rs) - (stress - v["stress_exposure"])) / g.p_stress["loop_time"]
         d["sgacc_scaling"] = homeostatic.scaling_rate(v["sgacc_scaling"], rs, g.p_hom["time"], g.p_hom["sgacc_scaling"])
         d["threshold_dlpfc"] = excitability.threshold_rate(v["threshold_dlpfc"], rd, g.p_ie["time"], g.p_ie["strength"])
         d["threshold_sgacc"] = excitability.threshold_rate(v["threshold_sgacc"], rs, g.p_ie["time"], g.p_ie["strength"])
@@ -338,6 +352,8 @@ class BrainModel:
         """
         if episode.kind == "experience":
             return self.experience(y, episode.payload.level)
+        if episode.kind == "life_event":
+            return self.life_event(y, episode.payload.kick, inp)
         if any("plasticity.consolidation".startswith(f) for f in self.frozen):
             return y
         g = self.groups(inp)
@@ -347,6 +363,19 @@ class BrainModel:
         theta = np.maximum(v["bcm_threshold"], 0.05)
         v["ltp_early"], v["tag_refractory"] = consolidation.induce(
             g.p_con, np.where(dw > 0, dw / theta, dw * theta), v["ltp_early"], v["tag_refractory"], v["tag_recovering"])
+        return y
+
+    def life_event(self, y: np.ndarray, kick, inp: dict | None = None) -> np.ndarray:
+        """A severe life event adds ``kick`` x ``brain.stress.event_load`` to the stress exposure, and so to the load
+        (per patient)."""
+        if any("brain.stress".startswith(f) for f in self.frozen):
+            return y
+        g = self.groups(inp)
+        y = y.copy()
+        v = self.layout.view(y)
+        add = g.p_stress["event_load"] * np.asarray(kick, float)
+        v["stress_exposure"] = v["stress_exposure"] + add
+        v["stress_load"] = v["stress_load"] + add   # the load is the exposure plus its sustained part
         return y
 
     def experience(self, y: np.ndarray, level) -> np.ndarray:
@@ -366,7 +395,7 @@ class BrainModel:
         Ns, _ = neurogenesis.healthy(g.p_ng)
         vals = {"plasticity_capacity": 1.0, "episode_rate": 1.0, "ht1a_sensitivity": 1.0, "alpha2_sensitivity": 1.0, "d2_sensitivity": 1.0, "creb": 1.0, "bdnf": 1.0,
                 "spines_labile": L, "spines_stable": S, "plasticity_proteins": 0.0, "bcm_threshold": 1.0,
-                "sgacc_scaling": 1.0, "stress_load": 0.0, "expectancy_cue": 0.0, "expectancy": 0.0,
+                "sgacc_scaling": 1.0, "stress_load": 0.0, "stress_exposure": 0.0, "expectancy_cue": 0.0, "expectancy": 0.0,
                 "mood_integral": 0.0}
         for name, n in zip(neurogenesis.STAGES + ("neurogenesis_mature",), Ns):
             vals[name] = n
@@ -416,6 +445,7 @@ def _baseline(params: ParameterSet, stress: tuple, capacity: tuple, episode_rate
     v["plasticity_capacity"] = np.asarray(capacity)
     v["episode_rate"] = np.asarray(episode_rate)
     model._mask[model.layout.index["stress_load"]] = 0.0  # the episode is held while the baseline settles
+    model._mask[model.layout.index["stress_exposure"]] = 0.0
     model._mask[model.layout.index["mood_integral"]] = 0.0  # the recall integral starts at the start
     y = steady_state(model.rhs, y, inputs, model.layout.timescales, steps=600)
     f = model.fast(y, inputs)
@@ -424,5 +454,9 @@ def _baseline(params: ParameterSet, stress: tuple, capacity: tuple, episode_rate
     v["mood"] = f["severity"]  # untreated mood is at what its circuit implies
     v["mood_integral"] = 0.0
     v["stress_initial"] = v["stress_load"]
+    # the exposure that, with what the settled sgACC sustains, holds the load where it is (a fixed point; 0 if the
+    # loop alone would hold more)
+    v["stress_exposure"] = np.maximum(v["stress_load"] - stress_feedback(model.groups(inputs).p_stress,
+                                                                         f["activity_sgacc"] / model.rq), 0.0)
     y.setflags(write=False)
     return y

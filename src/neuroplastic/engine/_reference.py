@@ -16,12 +16,25 @@ from ..pharmacology import TARGETS, build_pk_system, occupancy
 from ._calendar import build_calendar
 
 
+def _one(e, j):
+    """Episode ``e`` with its per-patient payload reduced to patient ``j``."""
+    from dataclasses import replace
+    pl = e.payload
+    for field in ("kick", "level", "weight_change"):
+        v = getattr(pl, field, None)
+        if v is not None and np.ndim(v) > 0 and np.size(v) > 1:
+            return replace(e, payload=replace(pl, **{field: np.asarray(v)[j:j + 1]}))
+    return e
+
+
 def reference_run(scenario, treatments, patients, params: ParameterSet | None = None, *, rtol=1e-9,
                   frozen=()) -> dict[str, np.ndarray]:
     """Observables and plasma (kg/m^3) on the output grid, arrays (time, patient), via solve_ivp per patient."""
     params = params or default_parameters()
     cal = build_calendar(treatments, scenario.duration, patients.weight, params, patients.placebo,
                          expectancy=scenario.models_expectancy, stimulation=patients.stimulation(params))
+    from ._simulate import with_life_events
+    cal = with_life_events(cal, patients, scenario.duration, params)
     from ..mood.scales import expected_scores, recalled_severity
     from ._simulate import output_times, recall_window
 
@@ -95,7 +108,7 @@ def reference_run(scenario, treatments, patients, params: ParameterSet | None = 
                     z[idx] += d.amount[j] * frac[0]
             for e in cal.episodes:
                 if abs(e.time - a) < 1e-6:
-                    z[npk:] = model.apply_episode(z[None, npk:], e)[0]
+                    z[npk:] = model.apply_episode(z[None, npk:], _one(e, j))[0]
             mask = (t_out >= a - 1e-9) & (t_out < b - 1e-9)
             u = infusion_rate(0.5 * (a + b))
             t_eval = np.append(t_out[mask], b)

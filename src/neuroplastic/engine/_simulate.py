@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,6 +35,7 @@ class Patients:
     optimum_offset: np.ndarray | None = None   # (P, 3) m, own sgACC-anticorrelated optimum minus the group optimum
     placement: np.ndarray | None = None        # (P, 3) standard-normal deviates of where a method puts the coil
     anticorrelation: np.ndarray | None = None  # dlPFC-sgACC anticorrelation strength (mean 1)
+    life_events: np.ndarray | None = None      # per-patient key of the life-event stream (NaN or None: none)
 
     @property
     def n(self) -> int:
@@ -86,6 +87,15 @@ OBSERVE_BLOCK = 1 << 18  # rows (output times x patients) per block when observa
 H_AFTER = 2 * HOUR     # first step after an event (dose, infusion edge, session, pulse edge); steps then grow
 
 
+def with_life_events(cal, patients: Patients, duration: float, params: ParameterSet):
+    """``cal`` with the patients' weekly life-event episodes added (see :mod:`neuroplastic.population._life_events`)."""
+    from ..population._life_events import life_event_episodes
+    ev = life_event_episodes(patients.life_events, duration, params.si("population.life_events.rate"))
+    if not ev:
+        return cal
+    return replace(cal, episodes=sorted(list(cal.episodes) + ev, key=lambda e: e.time))
+
+
 def run_arm(scenario: Scenario, treatments, patients: Patients, params: ParameterSet, *,
             frozen: tuple[str, ...] = (), h_max: float | None = None, progress=None, out_times=None,
             method: str | None = None, h_after: float | None = None, tol: float | None = None, h_fine: float | None = None,
@@ -105,6 +115,7 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
     cal = calendar if calendar is not None else build_calendar(
         treatments, scenario.duration, patients.weight, params, patients.placebo, expectancy=scenario.models_expectancy,
         stimulation=patients.stimulation(params))
+    cal = with_life_events(cal, patients, scenario.duration, params)
     per_patient = dict(per_patient or {})
     model = BrainModel(params, scenario.hypothesis, frozen, scenario.ketamine_mechanism, per_patient=tuple(per_patient))
     lam = model.linear_decay()

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import replace
 
+import numpy as np
 from scipy.special import ndtri
 
-from .._random import uniforms
+from .._random import patient_keys, uniforms
 from ..engine._simulate import Patients
 from ..params import ParameterSet, default_parameters
 
@@ -40,6 +41,7 @@ def sample_patients(n: int, population: str = "mdd", seed: int = 0, *, start: in
     """
     ids = np.arange(start, start + n)
     pts = traits_from_uniforms(uniforms(seed, ids, 17, 8), population, params, ids=ids)
+    pts = replace(pts, life_events=patient_keys(seed, ids))
     return with_stimulation_traits(pts, seed, params)
 
 

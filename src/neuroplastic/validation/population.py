@@ -9,10 +9,12 @@ distribution evenly, which is why a few hundred patients give stable expected ra
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 import numpy as np
 
+from .._random import patient_keys
 from ..engine._simulate import Patients
 from ..params import ParameterSet, default_parameters
 from ..population import traits_from_uniforms
@@ -38,4 +40,5 @@ def population(n: int = N_DEFAULT, kind: str = "mdd", params: ParameterSet | Non
 def _population(n: int, kind: str, params: ParameterSet) -> Patients:
     rng = np.random.default_rng(SEED)
     z = np.stack([(rng.permutation(n) + 0.5) / n for _ in range(8)], axis=1)
-    return traits_from_uniforms(z, kind, params)
+    # life events are drawn per patient from its own seeded stream, as in sampled cohorts (not stratified)
+    return replace(traits_from_uniforms(z, kind, params), life_events=patient_keys(SEED, np.arange(n)))

@@ -340,7 +340,38 @@ def compute(target: Target, sim: Simulator) -> float:
         return float(np.interp(when, run["t"], v))
     if kind in ("plasma_trough", "plasma_average"):
         return plasma_window(run, st, kind)
+    if kind in ("relapse_rate", "sustained_response"):
+        return _after_response(run, p, st, kind, when)
     raise ValueError(f"unknown statistic kind {kind!r}")
+
+
+def _after_response(run, params, st, kind, when):
+    """Among the patients responding at ``responders`` (mean rating <= ``response_max`` if given, else at most half
+    of baseline): the share who relapse by ``when`` (``relapse_rate``: rating >= ``threshold`` at ``consecutive``
+    successive visits every ``every`` after it) or who still respond at ``when`` (``sustained_response``). Ratings
+    are the noise-free recalled ratings (with the entry inflation), per patient; patients count equally."""
+    e = _mean_rating(run, params, st["scale"])
+    t = run["t"]
+    t0 = days(st["responders"])
+    e0 = e[0]
+    at0 = _at(e, t, t0)
+    resp = at0 <= (float(st["response_max"]) if "response_max" in st else 0.5 * e0)
+    if not resp.any():
+        return float("nan")
+    if kind == "sustained_response":
+        now = _at(e, t, when)
+        still = now <= (float(st["response_max"]) if "response_max" in st else 0.5 * e0)
+        return float(still[resp].mean())
+    step = days(st.get("every", "2 weeks"))
+    visits = np.arange(t0 + step, when + 1e-6, step)
+    high = np.stack([_at(e, t, v) for v in visits]) >= float(st["threshold"])     # (visit, patient)
+    k = int(st.get("consecutive", 2))
+    run_len = np.zeros(high.shape[1], int)
+    relapsed = np.zeros(high.shape[1], bool)
+    for row in high:
+        run_len = np.where(row, run_len + 1, 0)
+        relapsed |= run_len >= k
+    return float(relapsed[resp].mean())
 
 
 SESSION_KINDS = frozenset({"aftereffect_duration", "weight_change_30min", "aftereffect_ratio"})

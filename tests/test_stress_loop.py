@@ -1,0 +1,125 @@
+"""The stored episode (issue 12, item 1): the sgACC -> stress feedback gives two regimes with hysteresis, and
+seeded life events drive recurrence."""
+
+from dataclasses import replace
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from neuroplastic.brain.model import BrainModel, stress_feedback
+from neuroplastic.engine._reference import reference_run
+from neuroplastic.engine._simulate import run_arm
+from neuroplastic.params import default_parameters
+from neuroplastic.population import sample_patients
+from neuroplastic.population._life_events import life_event_episodes
+from neuroplastic._random import patient_keys
+from neuroplastic.scenario import Scenario
+
+DAY = 86400.0
+
+
+def _settle(model, y0, days):
+    inp = model.null_inputs(y0.shape[0])
+    sol = solve_ivp(lambda t, z: model.rhs(z.reshape(y0.shape), inp).ravel(), (0, days * DAY), y0.ravel(),
+                    method="LSODA", rtol=1e-6, atol=1e-9)
+    return sol.y[:, -1].reshape(y0.shape)
+
+
+LOOP = {"brain.stress.feedback_gain": 0.5}   # the loop switched on (the shipped set has it off, docs/model.md §14)
+
+
+def test_same_exposure_different_history_different_end_state():
+    """Hysteresis: two patients with the same traits and the same constant stress exposure, one in the episode and
+    one recovered (its load, spines, BDNF and sgACC set back to health), stay apart for three years."""
+    p = default_parameters().with_values(LOOP)
+    m = BrainModel(p)
+    y = m.baseline(np.array([1.0, 1.0]), episode_rate=np.array([0.0, 0.0])).copy()   # the exposure is held constant
+    v = m.layout.view(y)
+    v["stress_exposure"][:] = 0.30   # an exposure inside the range where both regimes exist (docs/model.md §14)
+    v["stress_load"][1] = 0.30       # the recovered history: no sustained load
+    healthy = m.healthy_state(1)
+    # the recovered history: the whole slow state of a healthy brain, with the same exposure
+    for name in m.layout.names:
+        if name not in ("stress_exposure", "stress_load", "episode_rate", "plasticity_capacity", "stress_initial",
+                        "severity_untreated", "mood_integral"):
+            v[name][1] = m.layout.view(healthy)[name][0]
+    v["mood"][1] = m.fast(y, m.null_inputs(2))["severity"][1]
+    end = m.layout.view(_settle(m, y, 3 * 365))
+    assert end["stress_load"][0] > 0.6 and end["stress_load"][1] < 0.4, end["stress_load"]
+    assert end["mood"][0] - end["mood"][1] > 0.1   # severity 0.1 is about 5 HAM-D17 points
+
+
+def test_without_feedback_there_is_one_end_state():
+    """The same two histories converge when the loop gain is 0: the hysteresis is the feedback's."""
+    p = default_parameters().with_values({"brain.stress.feedback_gain": 0.0})
+    m = BrainModel(p)
+    y = m.baseline(np.array([1.0, 1.0]), episode_rate=np.array([0.0, 0.0])).copy()
+    v = m.layout.view(y)
+    v["stress_load"][1] = 0.1
+    end = m.layout.view(_settle(m, y, 3 * 365))
+    assert abs(end["stress_load"][0] - end["stress_load"][1]) < 1e-3
+
+
+def test_baseline_is_a_fixed_point_of_the_loop():
+    """The exposure at the start is what, with what the settled sgACC sustains, holds the sampled load."""
+    p = default_parameters().with_values(LOOP)
+    m = BrainModel(p)
+    stress = np.array([0.6, 1.0, 1.4])
+    y = m.baseline(stress)
+    v = m.layout.view(y)
+    rs = m.fast(y, m.null_inputs(3))["activity_sgacc"] / m.rq
+    fb = stress_feedback(p.group("brain.stress"), rs)
+    np.testing.assert_allclose(np.maximum(stress - fb, 0.0), v["stress_exposure"], atol=1e-12)
+    d = m.layout.view(m.rhs(np.array(y), {**m.null_inputs(3)}))
+    episode = -v["stress_exposure"] * v["episode_rate"] / p.si("brain.stress.episode_time")
+    np.testing.assert_allclose(d["stress_exposure"], episode, atol=1e-15)
+
+
+def test_life_events_are_seeded_per_patient_and_independent_of_the_cohort():
+    keys = patient_keys(11, np.arange(500))
+    a = life_event_episodes(keys, 104 * 7 * DAY, 1.0 / (365 * DAY))
+    b = life_event_episodes(keys[250:260], 104 * 7 * DAY, 1.0 / (365 * DAY))
+    assert len(a) == len(b) == 103
+    for ea, eb in zip(a, b):
+        np.testing.assert_array_equal(ea.payload.kick[250:260], eb.payload.kick)
+    n = sum(int((e.payload.kick > 0).sum()) for e in a)
+    assert 800 < n < 1200   # 1 per patient-year over 2 years, 500 patients
+    sizes = np.concatenate([e.payload.kick[e.payload.kick > 0] for e in a])
+    assert abs(sizes.mean() - 1.0) < 0.1   # unit-mean exponential sizes
+
+
+def test_a_life_event_raises_the_exposure_and_the_load_follows():
+    p = default_parameters().with_values({"population.life_events.rate": 2.0})
+    sc = Scenario.build(name="ev", duration="16 weeks", output_every="1 day", treatments=[])
+    pts = sample_patients(30, "mdd", seed=3)
+    quiet = replace(pts, life_events=None)
+    r = run_arm(sc, sc.treatments, pts, p)
+    q = run_arm(sc, sc.treatments, quiet, p)
+    dE = r.observed["stress_exposure"] - q.observed["stress_exposure"]
+    assert (dE >= -1e-9).all() and (dE[-1] > 0.05).sum() >= 5   # (the runs stop at different nodes)
+    hit = dE[-1] > 0.05
+    assert (r.observed["stress_load"][-1, hit] > q.observed["stress_load"][-1, hit]).all()
+
+
+def test_fast_path_matches_the_reference_on_the_stress_loop():
+    """Exponential-integrator fast path vs solve_ivp per patient, with the loop on, life events and a course that is
+    stopped."""
+    p = default_parameters().with_values({"population.life_events.rate": 2.0, **LOOP})
+    sc = Scenario.build(name="ref", duration="8 weeks", output_every="1 day", treatments=[
+        {"drug": "escitalopram", "dose": "10 mg", "every": "1 day", "stop": "4 weeks"}])
+    pts = sample_patients(3, "mdd", seed=5)
+    fast = run_arm(sc, sc.treatments, pts, p)
+    ref = reference_run(sc, sc.treatments, pts, p)
+    assert np.ptp(ref["stress_exposure"], axis=0).max() > 0   # an event happened or the exposure resolved
+    for k, tol in (("stress_exposure", 1e-5), ("stress_load", 1e-4), ("hamd17_expected", 2e-2)):
+        np.testing.assert_allclose(fast.observed[k], ref[k], atol=tol, err_msg=k)
+
+
+def test_without_gain_the_load_is_the_exposure():
+    """The shipped set (gain 0): the load is exactly the resolving exposure plus the life events, as before the loop."""
+    p = default_parameters().with_values({"population.life_events.rate": 2.0})
+    assert p.value("brain.stress.feedback_gain") == 0.0
+    sc = Scenario.build(name="ev", duration="12 weeks", output_every="1 day", treatments=[
+        {"drug": "escitalopram", "dose": "10 mg", "every": "1 day"}])
+    r = run_arm(sc, sc.treatments, sample_patients(10, "mdd", seed=2), p)
+    np.testing.assert_allclose(r.observed["stress_load"], r.observed["stress_exposure"], atol=1e-9)
