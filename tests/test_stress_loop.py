@@ -123,3 +123,22 @@ def test_without_gain_the_load_is_the_exposure():
         {"drug": "escitalopram", "dose": "10 mg", "every": "1 day"}])
     r = run_arm(sc, sc.treatments, sample_patients(10, "mdd", seed=2), p)
     np.testing.assert_allclose(r.observed["stress_load"], r.observed["stress_exposure"], atol=1e-9)
+
+
+def test_relapse_and_sustained_response_statistics():
+    """The statistics of the relapse and durability rows on hand-made rating courses: among week-12 responders,
+    relapse is a rating >= threshold at two successive visits; a single high rating is not a relapse."""
+    from neuroplastic.validation.runner import _after_response
+
+    p = default_parameters()
+    t = np.arange(0, 21) * 7.0
+    base = np.full((len(t), 4), 24.0)
+    courses = base.copy()
+    courses[12:14, 0] = 10.0; courses[14:, 0] = 18.0     # responder, relapses from week 14 on
+    courses[12:, 1] = 10.0                               # responder, stays well
+    courses[12:, 2] = 10.0; courses[14, 2] = 18.0        # responder, one high rating only
+    courses[:, 3] = 20.0; courses[0, 3] = 24.0           # non-responder: not counted
+    run = {"t": t, "obs": {"hamd17_recalled": courses}}
+    st = {"scale": "hamd17", "responders": "12 weeks", "every": "2 weeks", "threshold": 16}
+    assert _after_response(run, p, st, "relapse_rate", 20 * 7.0) == 1 / 3
+    assert _after_response(run, p, st, "sustained_response", 20 * 7.0) == 2 / 3
