@@ -70,10 +70,14 @@ def uniforms_at(seed: int, ids, stream: int, times_s) -> np.ndarray:
     (True, (4, 3))
     """
     ids = np.asarray(ids, dtype=np.int64).astype(np.uint64)
-    t = np.rint(np.asarray(times_s, dtype=np.float64)).astype(np.int64).astype(np.uint64)
     h = _mix(np.full(ids.shape, np.uint64(int(seed) & _M64)))
     h = _mix(h ^ ids)
-    h = _mix(h ^ np.uint64(int(stream) & _M64))
+    return _at_times(_mix(h ^ np.uint64(int(stream) & _M64)), times_s)
+
+
+def _at_times(h: np.ndarray, times_s) -> np.ndarray:
+    """Uniforms (len(h), len(times_s)) from per-row hashes ``h`` and times rounded to whole seconds."""
+    t = np.rint(np.asarray(times_s, dtype=np.float64)).astype(np.int64).astype(np.uint64)
     z = _mix(h[:, None] ^ _mix(t ^ _TIME_DOMAIN)[None, :])
     return ((z >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0 ** -53
 
@@ -106,10 +110,7 @@ def uniforms_keyed(keys, stream: int, times_s) -> np.ndarray:
     (True, (3, 2))
     """
     h = np.asarray(keys, dtype=np.float64).astype(np.uint64)
-    h = _mix(h ^ np.uint64(int(stream) & _M64))
-    t = np.rint(np.asarray(times_s, dtype=np.float64)).astype(np.int64).astype(np.uint64)
-    z = _mix(h[:, None] ^ _mix(t ^ _TIME_DOMAIN)[None, :])
-    return ((z >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0 ** -53
+    return _at_times(_mix(h ^ np.uint64(int(stream) & _M64)), times_s)
 
 
 def patient_keys(seed: int, ids) -> np.ndarray:

@@ -304,7 +304,8 @@ class BrainModel:
         # HPA axis): a positive feedback, through the load's own effects on sgACC, spines and BDNF, that can make
         # depression and recovery two regimes. With no feedback gain L stays 0 and the load is the exposure.
         d["stress_exposure"] = -v["stress_exposure"] * v["episode_rate"] / g.p_stress["episode_time"]
-        d["stress_load"] = d["stress_exposure"] + (stress_feedback(g.p_stress, rs) - (stress - v["stress_exposure"])) / g.p_stress["loop_time"]
+        sustained = stress - v["stress_exposure"]
+        d["stress_load"] = d["stress_exposure"] + (stress_feedback(g.p_stress, rs) - sustained) / g.p_stress["loop_time"]
         d["sgacc_scaling"] = homeostatic.scaling_rate(v["sgacc_scaling"], rs, g.p_hom["time"], g.p_hom["sgacc_scaling"])
         d["threshold_dlpfc"] = excitability.threshold_rate(v["threshold_dlpfc"], rd, g.p_ie["time"], g.p_ie["strength"])
         d["threshold_sgacc"] = excitability.threshold_rate(v["threshold_sgacc"], rs, g.p_ie["time"], g.p_ie["strength"])

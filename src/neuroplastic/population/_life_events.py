@@ -46,8 +46,7 @@ def life_event_episodes(keys, duration: float, rate_per_s: float):
     ok = np.isfinite(keys)
     if not ok.any():
         return []
-    times = np.arange(1, int(np.ceil(duration / WEEK))) * WEEK
-    times = times[times < duration]
+    times = np.arange(1, int(np.ceil(duration / WEEK))) * WEEK   # whole weeks strictly inside (0, duration)
     if len(times) == 0:
         return []
     k = np.where(ok, keys, 0.0)

@@ -353,15 +353,12 @@ def _after_response(run, params, st, kind, when):
     e = _mean_rating(run, params, st["scale"])
     t = run["t"]
     t0 = days(st["responders"])
-    e0 = e[0]
-    at0 = _at(e, t, t0)
-    resp = at0 <= (float(st["response_max"]) if "response_max" in st else 0.5 * e0)
+    cut = float(st["response_max"]) if "response_max" in st else 0.5 * e[0]   # the response criterion
+    resp = _at(e, t, t0) <= cut
     if not resp.any():
         return float("nan")
     if kind == "sustained_response":
-        now = _at(e, t, when)
-        still = now <= (float(st["response_max"]) if "response_max" in st else 0.5 * e0)
-        return float(still[resp].mean())
+        return float((_at(e, t, when) <= cut)[resp].mean())
     step = days(st.get("every", "2 weeks"))
     visits = np.arange(t0 + step, when + 1e-6, step)
     high = np.stack([_at(e, t, v) for v in visits]) >= float(st["threshold"])     # (visit, patient)
