@@ -166,3 +166,19 @@ def test_forecast_ranks_the_options_and_carries_the_fit(fitted):
     p = [o["p_remission"] for o in rk["options"]]
     assert p == sorted(p, reverse=True)
     assert fc["fit"]["days"][:4] == [0.0, 7.0, 14.0, 21.0] and len(fc["fit"]["scales"]["hamd17"]["median"]) == len(fc["fit"]["days"])
+
+
+def test_forecast_paths_meet_life_events_after_the_last_rating():
+    """The record's period is in the fitted traits (its fit meets no events, so the posterior does not depend on the
+    event rate); the months ahead bring each particle its own seeded life events, which widen the upper band."""
+    base = npl.default_parameters()
+    r = rec([24, 18, 12, 9])
+    rare, often = (twin.fit(r, particles=120, seed=3, params=base.with_values({"population.life_events.rate": x}))
+                   for x in (0.05, 2.0))
+    np.testing.assert_array_equal(rare.g, often.g)
+    q = [tw.forecast({"continue": None}, horizon="26 weeks", every="13 weeks")["options"][0]["scales"]["hamd17"]
+         for tw in (rare, often)]
+    assert q[1]["q97.5"][-1] > q[0]["q97.5"][-1]
+    assert q[1]["mean"][-1] > q[0]["mean"][-1]
+    again = often.forecast({"continue": None}, horizon="26 weeks", every="13 weeks")["options"][0]["scales"]["hamd17"]
+    assert again == q[1]

@@ -117,6 +117,8 @@ def stack_patients(parts: Sequence[Patients]) -> Patients:
             out[f] = None
         elif f == "life_events":   # a cohort without keys meets no life events
             out[f] = np.concatenate([np.full(p.n, np.nan) if v is None else np.asarray(v, float) for p, v in zip(parts, vals)])
+        elif f == "life_events_from":   # ... and one without a start meets them from time 0
+            out[f] = np.concatenate([np.zeros(p.n) if v is None else np.asarray(v, float) for p, v in zip(parts, vals)])
         elif f in STIMULATION_FIELDS:  # a cohort without them is the median patient
             out[f] = np.concatenate([getattr(p.stimulation(), f) for p in parts])
         else:

@@ -36,6 +36,7 @@ class Patients:
     placement: np.ndarray | None = None        # (P, 3) standard-normal deviates of where a method puts the coil
     anticorrelation: np.ndarray | None = None  # dlPFC-sgACC anticorrelation strength (mean 1)
     life_events: np.ndarray | None = None      # per-patient key of the life-event stream (NaN or None: none)
+    life_events_from: np.ndarray | None = None  # s, per patient: life events only after this time (None: from 0)
 
     @property
     def n(self) -> int:
@@ -90,7 +91,8 @@ H_AFTER = 2 * HOUR     # first step after an event (dose, infusion edge, session
 def with_life_events(cal, patients: Patients, duration: float, params: ParameterSet):
     """``cal`` with the patients' weekly life-event episodes added (see :mod:`neuroplastic.population._life_events`)."""
     from ..population._life_events import life_event_episodes
-    ev = life_event_episodes(patients.life_events, duration, params.si("population.life_events.rate"))
+    ev = life_event_episodes(patients.life_events, duration, params.si("population.life_events.rate"),
+                             start=patients.life_events_from)
     if not ev:
         return cal
     return replace(cal, episodes=sorted(list(cal.episodes) + ev, key=lambda e: e.time))

@@ -26,9 +26,11 @@ class LifeEvent:
     kick: np.ndarray
 
 
-def life_event_episodes(keys, duration: float, rate_per_s: float):
+def life_event_episodes(keys, duration: float, rate_per_s: float, start=None):
     """``Episode("life_event", LifeEvent(kick))`` at each whole week inside (0, duration), for every week (most
-    kicks are 0), so the integrator's stops never depend on which patients a chunk holds.
+    kicks are 0), so the integrator's stops never depend on which patients a chunk holds. ``start`` (s, per
+    patient, optional) keeps only a patient's events after that time (a twin's forecast: the record's period is
+    already in its fitted traits, the future meets new events).
 
     Example
     -------
@@ -53,5 +55,7 @@ def life_event_episodes(keys, duration: float, rate_per_s: float):
     u = uniforms_keyed(k, _STREAM_WHEN, times)
     size = -np.log(uniforms_keyed(k, _STREAM_SIZE, times))
     hit = (u < -np.expm1(-rate_per_s * WEEK)) & ok[:, None]
+    if start is not None:
+        hit &= times[None, :] > np.broadcast_to(np.asarray(start, float), k.shape)[:, None]
     kick = np.where(hit, size, 0.0)
     return [Episode(float(t), "life_event", LifeEvent(kick[:, j])) for j, t in enumerate(times)]

@@ -9,8 +9,11 @@ would record.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
+from .._random import patient_keys
 from .._units import DAY
 from ..engine._batch import stack_patients
 from ..mood.scales import SCALES, remission, response
@@ -21,6 +24,7 @@ QUANTILES = {"q2.5": 0.025, "q10": 0.10, "q25": 0.25, "median": 0.50, "q75": 0.7
 # Psychiatry 76:893; QIDS >= 11 as in STAR*D's follow-up, Rush 2006 Am J Psychiatry 163:1905)
 RELAPSE_AT_LEAST = {"hamd17": 16.0, "madrs": 22.0, "qids_sr16": 11.0}
 _STREAM_NOISE = 4301
+_STREAM_EVENTS = 4302
 
 
 def option_treatments(record, option, t_last: float, end: float):
@@ -79,6 +83,11 @@ def _forecast_group(twins, options, horizon, every, seed):
     gs = [tw.g[np.linspace(0, len(tw.g) - 1, min(len(tw.g), PREDICTIVE_PATHS)).round().astype(int)] for tw in twins]
     Ks = [len(g) for g in gs]
     parts = [_patients(tw.record, g, params, ids=np.arange(k)) for tw, g, k in zip(twins, gs, Ks)]
+    # after the last rating every particle meets its own seeded life events (the record's period is in the fitted
+    # traits): the bands widen with the months ahead as they do for real patients
+    sds = [tw.seed if seed is None else seed for tw in twins]
+    parts = [replace(pt, life_events=patient_keys(sd * 1000 + _STREAM_EVENTS, np.arange(k)),
+                     life_events_from=np.full(k, t_last)) for pt, sd, k in zip(parts, sds, Ks)]
     pts = stack_patients(parts)
     sc = rec0.scenario.model_copy(update={"duration": end})
     all_days = np.concatenate([[0.0], f_days])
