@@ -143,3 +143,32 @@ def test_a_row_rates_its_own_window_from_the_mood_integral():
     k = 2   # 2 h after the start of the infusion
     e, b = run["obs"]["madrs_expected"][:k + 1, 0], run["obs"]["madrs_expected"][0, 0]
     assert e[-1] < short["obs"]["madrs_recalled"][k, 0] < run["obs"]["madrs_recalled"][k, 0] <= b + 1e-9
+
+
+@settings(max_examples=60, deadline=None)
+@given(z=st.floats(-20.0, 20.0))
+def test_no_circuit_state_rates_better_than_healthy(z):
+    """Severity is a deficit: an imbalance on the healthy side of the healthy circuit (z < 0) reads as healthy."""
+    from neuroplastic.mood.severity import from_circuit
+
+    p = default_parameters().group("mood.severity")
+    healthy = float(from_circuit(p, 0.0))
+    assert float(from_circuit(p, z)) >= healthy - 1e-15
+    if z <= 0:
+        assert float(from_circuit(p, z)) == healthy
+
+
+def test_ketamine_never_takes_the_score_below_healthy():
+    """An infusion that drives dlPFC above its healthy rate leaves the expected score at the healthy level at most
+    (the issue's floor), while still improving a depressed patient by many points within a day."""
+    from neuroplastic import parse_scenario, simulate
+
+    sc = parse_scenario("name: k\nduration: 3 days\noutput_every: 1 hour\nseed: 1\ntreatments:\n"
+                        "  - {drug: ketamine, dose: 0.5 mg/kg, route: iv, infusion: 40 min, at: [0 d]}\n")
+    ds = simulate(sc).dataset
+    madrs = ds["madrs_expected"].squeeze().values
+    from neuroplastic.brain.model import BrainModel
+    m = BrainModel(default_parameters())
+    healthy = float(m.observe(m.healthy_state(1), m.null_inputs(1))["madrs_expected"][0])
+    assert madrs[0] - madrs.min() > 10
+    assert madrs.min() >= healthy - 1e-6

@@ -2,7 +2,9 @@
 
 Plasticity hypothesis (default): severity follows the circuit,
     z   = w_s (a_s/r_q - 1) - w_d (a_d/r_q - 1) - w_r (a_r/r_q - 1) - w_h (a_h/r_q - 1)
-    sev = 1 / (1 + exp(-(z - z_mid) / z_slope)).
+    sev = 1 / (1 + exp(-(max(z, 0) - z_mid) / z_slope)).
+An imbalance on the healthy side of the healthy circuit (z < 0: more dlPFC or reward activity than healthy) reads
+as the healthy level: symptoms measure a deficit, so no circuit state rates better than not being depressed.
 Monoamine hypothesis (chemical imbalance): severity follows synaptic monoamines with a short lag,
     dX/dt = (sum_m w_m max(M_m - 1, 0) - X) / tau_lag
     sev   = sev_0 (1 - R X / (X + X_half)),   sev_0 the patient's untreated severity.
@@ -21,14 +23,15 @@ def circuit_imbalance(p: dict, a_d, a_s, a_h, a_r, rq):
 
 
 def from_circuit(p: dict, z):
-    """Severity from circuit imbalance ``z``.
+    """Severity from circuit imbalance ``z``; an imbalance below the healthy circuit's (z < 0) reads as healthy.
 
     Example
     -------
-    >>> round(float(from_circuit({"midpoint": 1.0, "slope": 0.5}, 1.0)), 3)
-    0.5
+    >>> p = {"midpoint": 1.0, "slope": 0.5}
+    >>> round(float(from_circuit(p, 1.0)), 3), float(from_circuit(p, -1.0)) == float(from_circuit(p, 0.0))
+    (0.5, True)
     """
-    return 1.0 / (1.0 + np.exp(-(z - p["midpoint"]) / p["slope"]))
+    return 1.0 / (1.0 + np.exp(-(np.maximum(z, 0.0) - p["midpoint"]) / p["slope"]))
 
 
 def monoamine_index(p: dict, m5, mne, mda):
