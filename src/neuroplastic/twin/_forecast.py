@@ -104,11 +104,10 @@ def _forecast_group(twins, options, horizon, every, seed):
         rows = [int(np.argmin(np.abs(run.time - d * DAY))) for d in all_days]
         hrows = [int(np.argmin(np.abs(run.time - d * DAY))) for d in h_days]
         a = 0
-        for tw, k, out in zip(twins, Ks, outs):
+        for tw, k, out, sd in zip(twins, Ks, outs, sds):
             sl = slice(a, a + k)
             a += k
             rec = tw.record
-            sd = tw.seed if seed is None else seed
             if "fit" not in out:   # the posterior's rated scores over the record's period
                 fit = {"days": h_days.tolist(), "scales": {}}
                 for s in SCALES:
