@@ -368,21 +368,17 @@ def _after_response(run, params, st, kind, when):
     high = ratings >= float(st["threshold"]) if "threshold" in st else ratings > cut
     k = int(st.get("consecutive", 2))
     run_len = np.zeros(high.shape[1], int)
-    relapsed = np.zeros(high.shape[1], bool)
-    onset = np.full(high.shape[1], np.inf)       # the first visit of the run that makes the relapse
+    onset = np.full(high.shape[1], np.inf)       # the first visit of the run that makes the relapse (inf: none)
     origin = days(st["since"]) if "since" in st else t0   # times counted from here (e.g. the last dose)
     for i, row in enumerate(high):
         run_len = np.where(row, run_len + 1, 0)
-        new = (run_len >= k) & ~relapsed
-        onset = np.where(new, visits[i - k + 1] - origin, onset)
-        relapsed |= new
+        onset = np.where((run_len >= k) & np.isinf(onset), visits[i - k + 1] - origin, onset)
     if kind == "median_time_to_relapse":
-        # median over the responders (no censoring but the end of follow-up: nan when fewer than half relapse)
-        times = np.sort(onset[resp])
-        half = (len(times) - 1) / 2.0
-        lo, hi = times[int(np.floor(half))], times[int(np.ceil(half))]
-        return float(0.5 * (lo + hi)) if np.isfinite(hi) else float("nan")      # days
-    return float(relapsed[resp].mean())
+        # median over the responders; those who never relapse count as infinitely late (nan when fewer than half
+        # relapse by ``when``)
+        m = float(np.median(onset[resp]))
+        return m if np.isfinite(m) else float("nan")      # days
+    return float(np.isfinite(onset)[resp].mean())
 
 
 SESSION_KINDS = frozenset({"aftereffect_duration", "weight_change_30min", "aftereffect_ratio"})
