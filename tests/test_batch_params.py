@@ -188,3 +188,29 @@ def test_a_synapse_of_the_calcium_rule_does_not_depend_on_the_others():
     few = simulate_session(t, np.array([0.3, 0.8]))
     many = simulate_session(t, np.array([0.3, 0.8, 1.0, 0.05, 0.6]))
     assert np.array_equal(few.rho, many.rho[:2]) and np.array_equal(few.l, many.l[:2])
+
+
+def test_single_session_rows_of_many_candidates_in_one_run_equal_one_by_one(monkeypatch):
+    """The single-session rows (TMS after-effects: calcium rule plus its decay) of K candidates come from one run of
+    the calcium rule per session shape, and equal the candidate-by-candidate rows."""
+    import neuroplastic.plasticity.synaptic as synaptic
+    from neuroplastic.validation.runner import SESSION_KINDS
+
+    _, targets = load_targets()
+    tg = [t for t in targets if t.statistic["kind"] in SESSION_KINDS]
+    assert tg
+    p = default_parameters()
+    values = [{"plasticity.calcium.facilitation_gain": 1.5, "plasticity.calcium.early_decay_tau": 40.0},
+              {"plasticity.calcium.meta_fast_gain": 0.5, "plasticity.calcium.meta_slow_scale": 0.06},
+              {}]
+    calls = []
+    real = synaptic.simulate_session
+    monkeypatch.setattr(synaptic, "simulate_session", lambda *a, **k: calls.append(1) or real(*a, **k))
+    rows_b, sim = evaluate_batch(tg, p, values, "plasticity")
+    shapes = {(t.protocol, t.statistic["pattern"], int(n)) for t in tg
+              for n in (t.statistic["pulses"], t.statistic.get("ref_pulses")) if n is not None}
+    assert len(calls) == len(shapes) == len(sim._sessions)
+    for v, rows in zip(values, rows_b):
+        ref, _ = evaluate(tg, p.with_values(v), "plasticity")
+        assert [(r["target"], r["simulated"]) for r in rows] == [(r["target"], r["simulated"]) for r in ref]
+    assert rows_b[0] != rows_b[2]

@@ -77,28 +77,46 @@ def prime_response_tables(protocol, param_sets) -> None:
     in one run of the calcium rule: the synapses of every set side by side, each with its own facilitation gain,
     fast-threshold gain and slow-trace scale. The tables equal the one-by-one ones; sets that differ in any other
     rule or TMS parameter are computed one by one."""
-    from dataclasses import replace
-
-    from ..plasticity.synaptic import CalciumRule, session_weight_change
+    from ..plasticity.synaptic import session_weight_change
 
     todo = [ps for ps in dict.fromkeys(param_sets) if (protocol, ps) not in _TABLES]
-    if len(todo) < 2:
+    rec = _recruitment(E_GRID, todo[0]) if len(todo) >= 2 else None       # (G, 32), the same for all
+    rule = stacked_rule(todo, rec.size) if rec is not None else None
+    if rule is None:
         for ps in todo:
             response_table(protocol, ps)
         return
-    rules = [CalciumRule.from_params(ps) for ps in todo]
-    shared = {k: v for k, v in vars(rules[0]).items() if k not in _BATCHED_RULE}
-    tms_of = [tuple((k, ps.value(k)) for k in ps if k.startswith("tms.")) for ps in todo]
-    if any({k: v for k, v in vars(r).items() if k not in _BATCHED_RULE} != shared for r in rules) or len(set(tms_of)) > 1:
-        for ps in todo:
-            response_table(protocol, ps)
-        return
-    rec = _recruitment(E_GRID, todo[0])        # (G, 32), the same for all
-    rule = replace(rules[0], **{f: np.repeat([getattr(r, f) for r in rules], rec.size) for f in _BATCHED_RULE})
     dw = session_weight_change(protocol.pulse_times(), np.tile(rec.ravel(), len(todo)), params=todo[0],
                                rule=rule).reshape(len(todo), *rec.shape)
     for k, ps in enumerate(todo):
         _store((protocol, ps), rec.mean(axis=1), dw[k].mean(axis=1))
+
+
+def stacked_rule(param_sets, per_set: int):
+    """One calcium rule for several parameter sets side by side (``per_set`` synapses each), or None when the sets
+    cannot share a run: they may differ only in the rule fields a run holds per synapse (facilitation gain,
+    fast-threshold gain, slow-trace scale), not in any other rule or ``tms.*`` parameter.
+
+    Example
+    -------
+    >>> from neuroplastic.params import default_parameters
+    >>> p = default_parameters()
+    >>> q = p.with_values({"plasticity.calcium.facilitation_gain": 1.0})
+    >>> stacked_rule([p, q], 2).fac_gain.tolist() == [p.value("plasticity.calcium.facilitation_gain")] * 2 + [1.0] * 2
+    True
+    >>> stacked_rule([p, p.with_values({"plasticity.calcium.tau_ca": 1.1 * p.value("plasticity.calcium.tau_ca")})], 2) is None
+    True
+    """
+    from dataclasses import replace
+
+    from ..plasticity.synaptic import CalciumRule
+
+    rules = [CalciumRule.from_params(ps) for ps in param_sets]
+    shared = {k: v for k, v in vars(rules[0]).items() if k not in _BATCHED_RULE}
+    tms_of = [tuple((k, ps.value(k)) for k in ps if k.startswith("tms.")) for ps in param_sets]
+    if any({k: v for k, v in vars(r).items() if k not in _BATCHED_RULE} != shared for r in rules) or len(set(tms_of)) > 1:
+        return None
+    return replace(rules[0], **{f: np.repeat([getattr(r, f) for r in rules], per_set) for f in _BATCHED_RULE})
 
 
 _PLAN_PARAMETERS = ("tms.", "plasticity.calcium.")  # everything a plan reads (traits come with the patients)

@@ -54,6 +54,18 @@ class Simulator:
         self._sessions: dict[tuple, dict] = {}   # single-session summaries (session_statistic)
         self.runs = 0
 
+    def session(self, protocol: str, pattern: str, pulses: int) -> dict:
+        """:func:`~neuroplastic.physics.tms.session_summary` of ``pattern`` with ``pulses`` at the ``session``
+        protocol's intensity and target, with this simulator's parameter set (cached)."""
+        from ..physics.tms import session_summary
+
+        key = (protocol, pattern, int(pulses))
+        if key not in self._sessions:
+            ses = self.protocols[protocol]["session"]
+            self._sessions[key] = session_summary(pattern, int(pulses), float(ses["intensity_pct_rmt"]), self.params,
+                                                  target=ses.get("target", "dlpfc"))
+        return self._sessions[key]
+
     def scenario(self, protocol: str, arm: str) -> Scenario:
         pr = self.protocols[protocol]
         doc = {k: pr[k] for k in _SCENARIO_KEYS if k in pr}
@@ -101,8 +113,21 @@ class BatchSimulator:
         self._sim = Simulator(self.batch.params, hypothesis, pop)
         self.protocols = self._sim.protocols
         self._cache: dict[tuple[str, str], list[dict]] = {}
+        self._sessions: dict[tuple, list[dict]] = {}   # single-session summaries, one per candidate
         self.runs = 0
         self.views = [_CandidateView(self, k) for k in range(self.batch.K)]
+
+    def session(self, protocol: str, pattern: str, pulses: int, k: int) -> dict:
+        """Candidate k's :meth:`Simulator.session`; the first request computes every candidate's in one run of the
+        calcium rule (:func:`~neuroplastic.physics.tms.session_summaries`)."""
+        from ..physics.tms import session_summaries
+
+        key = (protocol, pattern, int(pulses))
+        if key not in self._sessions:
+            ses = self.protocols[protocol]["session"]
+            self._sessions[key] = session_summaries(pattern, int(pulses), float(ses["intensity_pct_rmt"]),
+                                                    self.batch.sets, target=ses.get("target", "dlpfc"))
+        return self._sessions[key][k]
 
     def arm(self, protocol: str, arm: str, k: int) -> dict:
         from ..engine._batch import run_arm_batch
@@ -133,6 +158,9 @@ class _CandidateView(Simulator):
 
     def arm(self, protocol: str, arm: str) -> dict:
         return self._batch.arm(protocol, arm, self._k)
+
+    def session(self, protocol: str, pattern: str, pulses: int) -> dict:
+        return self._batch.session(protocol, pattern, pulses, self._k)
 
 
 # ------------------------------------------------------------------ helpers
@@ -390,17 +418,8 @@ def session_statistic(sim: Simulator, protocol: str, st: dict) -> float:
     (cached per simulator): ``aftereffect_duration`` (minutes), ``weight_change_30min`` (fraction) or
     ``aftereffect_ratio`` (end-of-session change with ``pulses`` over that with ``ref_pulses``: negative when
     lengthening the session reverses its after-effect)."""
-    from ..physics.tms import session_summary
-
-    ses = sim.protocols[protocol]["session"]
-    cache = sim._sessions
-
     def summary(pulses):
-        key = ("session", protocol, st["pattern"], int(pulses))
-        if key not in cache:
-            cache[key] = session_summary(st["pattern"], int(pulses), float(ses["intensity_pct_rmt"]), sim.params,
-                                         target=ses.get("target", "dlpfc"))
-        return cache[key]
+        return sim.session(protocol, st["pattern"], int(pulses))
 
     s = summary(st["pulses"])
     if st["kind"] == "aftereffect_ratio":

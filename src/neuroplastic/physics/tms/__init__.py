@@ -22,7 +22,8 @@ from .waveform import Pulse, peak_didt, rlc_pulse
 __all__ = [
     "Coil", "Protocol", "Pulse", "biot_savart", "check_protocol", "efield_at_target", "figure8_coil", "get_coil",
     "intensity_to_output", "make_protocol", "max_train_duration", "motor_threshold_output", "peak_didt",
-    "primary_efield", "protocol_violations", "recruited_fraction", "rlc_pulse", "round_coil", "session_summary", "sphere_efield",
+    "primary_efield", "protocol_violations", "recruited_fraction", "rlc_pulse", "round_coil", "session_summaries", "session_summary",
+    "sphere_efield",
     "target_recruitment", "vector_potential",
 ]
 
@@ -96,13 +97,42 @@ def session_summary(protocol_name: str, pulses: int | None = None, intensity_pct
     >>> s["pulses"], s["weight_change_30min"] < 0, 80 < s["efield_peak_v_per_m"] < 110
     (300, True, True)
     """
-    from ...plasticity.synaptic import aftereffect_duration, early_change_after, session_weight_change
+    return session_summaries(protocol_name, pulses, intensity_pct_rmt, [params or default_parameters()],
+                             target=target, coil=coil, aim=aim, motor_depth=motor_depth, target_depth=target_depth,
+                             adjust=adjust, **custom)[0]
 
+
+def session_summaries(protocol_name: str, pulses: int | None, intensity_pct_rmt: float, param_sets, *,
+                      target: str = "dlpfc", coil: str = "figure8", aim=None, motor_depth: float | None = None,
+                      target_depth: float | None = None, adjust: str = "none", **custom) -> list[dict]:
+    """:func:`session_summary` for several parameter sets (e.g. a generation of calibration candidates): list item
+    k equals ``session_summary(..., params=param_sets[k])``. The physics (field, recruitment) is computed once and
+    the calcium rule runs once for all sets, synapses side by side, when the sets differ only in the rule fields a
+    run holds per synapse (:func:`~neuroplastic.physics.tms_session.stacked_rule`); otherwise set by set.
+
+    Example
+    -------
+    >>> from neuroplastic.params import default_parameters
+    >>> p = default_parameters()
+    >>> sets = [p, p.with_values({"plasticity.calcium.facilitation_gain": 1.0})]
+    >>> both = session_summaries("itbs", 600, 80.0, sets, target="motor")
+    >>> both == [session_summary("itbs", 600, 80.0, q, target="motor") for q in sets]
+    True
+    """
+    from ...plasticity.synaptic import session_weight_change
+    from ..tms_session import stacked_rule
+
+    param_sets = list(param_sets)
+    p = param_sets[0]
+    if any({k: q.value(k) for k in q if k.startswith("tms.")} != {k: p.value(k) for k in p if k.startswith("tms.")}
+           for q in param_sets[1:]):      # the physics differs between the sets: one by one
+        return [session_summaries(protocol_name, pulses, intensity_pct_rmt, [q], target=target, coil=coil, aim=aim,
+                                  motor_depth=motor_depth, target_depth=target_depth, adjust=adjust, **custom)[0]
+                for q in param_sets]
     from dataclasses import replace
 
     from .targeting import Target, expected_coupling, patient_dose, typical_traits
 
-    p = params or default_parameters()
     proto = make_protocol(protocol_name, pulses, **custom)
     extra = {}
     if target == "motor":
@@ -127,10 +157,22 @@ def session_summary(protocol_name: str, pulses: int | None = None, intensity_pct
                  "rmt_output": round(float(dose.rmt_output[0]), 4),
                  "expected_coupling": round(expected_coupling(aim, p), 4)}
     rec = target_recruitment(e, params=p)
-    dw = session_weight_change(proto.pulse_times(), rec, params=p)
+    rule = stacked_rule(param_sets, rec.size) if len(param_sets) > 1 else None
+    if rule is not None:
+        dws = session_weight_change(proto.pulse_times(), np.tile(rec, len(param_sets)), params=p,
+                                    rule=rule).reshape(len(param_sets), rec.size)
+    else:
+        dws = [session_weight_change(proto.pulse_times(), rec, params=q) for q in param_sets]
+    violations = [str(err) for err in protocol_violations(proto, intensity_pct_rmt)]  # the scenarios' checker
+    return [_summary(proto, intensity_pct_rmt, out_frac, e, rec, dw, violations, extra, q)
+            for dw, q in zip(dws, param_sets)]
+
+
+def _summary(proto, intensity_pct_rmt, out_frac, e, rec, dw, violations, extra, p) -> dict:
+    from ...plasticity.synaptic import aftereffect_duration, early_change_after
+
     w0 = 1.0  # all synapses start from the same rho0, so the mean change is the mean of the changes
     change = float(np.mean(dw)) * w0
-    violations = [str(err) for err in protocol_violations(proto, intensity_pct_rmt)]  # the scenarios' checker
     safe = not violations
     note = "within the Rossi 2009/2021 and Chen 1997 limits" if safe else violations[0]
     return {
