@@ -340,7 +340,7 @@ def compute(target: Target, sim: Simulator) -> float:
         return float(np.interp(when, run["t"], v))
     if kind in ("plasma_trough", "plasma_average"):
         return plasma_window(run, st, kind)
-    if kind in ("relapse_rate", "sustained_response"):
+    if kind in ("relapse_rate", "sustained_response", "median_time_to_relapse"):
         return _after_response(run, p, st, kind, when)
     raise ValueError(f"unknown statistic kind {kind!r}")
 
@@ -349,7 +349,9 @@ def _after_response(run, params, st, kind, when):
     """Among the patients responding at ``responders`` (mean rating <= ``response_max`` if given, else at most half
     of baseline): the share who relapse by ``when`` (``relapse_rate``: rating >= ``threshold`` at ``consecutive``
     successive visits every ``every`` after it) or who still respond at ``when`` (``sustained_response``). Ratings
-    are the noise-free recalled ratings (with the entry inflation), per patient; patients count equally."""
+    are the noise-free recalled ratings (with the entry inflation), per patient; patients count equally.
+    ``median_time_to_relapse``: the responders' median time from ``since`` (default ``responders``) to the first
+    visit of their relapse (no ``threshold``: no longer responding); nan when fewer than half relapse by ``when``."""
     e = _mean_rating(run, params, st["scale"])
     t = run["t"]
     t0 = days(st["responders"])
@@ -361,13 +363,25 @@ def _after_response(run, params, st, kind, when):
         return float((_at(e, t, when) <= cut)[resp].mean())
     step = days(st.get("every", "2 weeks"))
     visits = np.arange(t0 + step, when + 1e-6, step)
-    high = np.stack([_at(e, t, v) for v in visits]) >= float(st["threshold"])     # (visit, patient)
+    ratings = np.stack([_at(e, t, v) for v in visits])                                # (visit, patient)
+    # relapse: at or above a fixed threshold, or (no threshold given) no longer responding (above the cut)
+    high = ratings >= float(st["threshold"]) if "threshold" in st else ratings > cut
     k = int(st.get("consecutive", 2))
     run_len = np.zeros(high.shape[1], int)
     relapsed = np.zeros(high.shape[1], bool)
-    for row in high:
+    onset = np.full(high.shape[1], np.inf)       # the first visit of the run that makes the relapse
+    origin = days(st["since"]) if "since" in st else t0   # times counted from here (e.g. the last dose)
+    for i, row in enumerate(high):
         run_len = np.where(row, run_len + 1, 0)
-        relapsed |= run_len >= k
+        new = (run_len >= k) & ~relapsed
+        onset = np.where(new, visits[i - k + 1] - origin, onset)
+        relapsed |= new
+    if kind == "median_time_to_relapse":
+        # median over the responders (no censoring but the end of follow-up: nan when fewer than half relapse)
+        times = np.sort(onset[resp])
+        half = (len(times) - 1) / 2.0
+        lo, hi = times[int(np.floor(half))], times[int(np.ceil(half))]
+        return float(0.5 * (lo + hi)) if np.isfinite(hi) else float("nan")      # days
     return float(relapsed[resp].mean())
 
 
