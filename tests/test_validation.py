@@ -163,3 +163,22 @@ def test_session_rows_are_the_session_summary_of_their_protocol():
     # the rows see the candidate's parameters: a slower early decay lengthens every after-effect
     slow = Simulator(default_parameters().with_values({"plasticity.calcium.early_decay_tau": 60.0}))
     assert compute(targets["huang2005_ctbs600_duration"], slow) > compute(targets["huang2005_ctbs600_duration"], sim)
+
+
+def test_median_time_to_relapse_counts_from_the_last_dose(monkeypatch):
+    """Responders at day 12; visits every 3.5 days; relapse = no longer responding at two successive visits, dated
+    at the first of them and counted from ``since``. Three responders relapse at 7, 14 and never; one non-responder."""
+    from neuroplastic.validation import runner
+    t = np.arange(0.0, 60.0, 0.5)
+    base = 30.0
+    def course(relapse_day):   # 30 at entry, 10 from day 1 on, back to 25 from relapse_day (if any)
+        y = np.where(t < 1, base, 10.0)
+        return np.where(t >= relapse_day, 25.0, y) if relapse_day is not None else y
+    e = np.stack([course(12 + 7 - 0.1), course(12 + 14 - 0.1), course(None), np.full_like(t, base)], axis=1)
+    monkeypatch.setattr(runner, "_mean_rating", lambda run, params, scale: e)
+    st = {"kind": "median_time_to_relapse", "scale": "madrs", "responders": "12 days", "since": "11 days",
+          "time": "50 days", "every": "3.5 days", "consecutive": 2}
+    got = runner._after_response({"t": t}, None, st, st["kind"], 50.0)
+    assert got == pytest.approx(15.0)   # onsets 8 and 15 days after day 11 (and one censored): the median is 15
+    st["time"] = "20 days"              # fewer than half of the responders relapse by then
+    assert np.isnan(runner._after_response({"t": t}, None, st, st["kind"], 20.0))

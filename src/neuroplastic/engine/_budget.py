@@ -78,7 +78,7 @@ class Budget:
         >>> estimate(sc, streamed=True, processes=0).check()
         Traceback (most recent call last):
         ...
-        neuroplastic.errors.BudgetError: patients.n: '1000000 x 40 arms' is not allowed; expected a run within the resource budget: estimated output 1.5 TiB > 20.0 GiB (raise with --max-memory '1.6 TiB')
+        neuroplastic.errors.BudgetError: patients.n: '1000000 x 40 arms' is not allowed; expected a run within the resource budget: estimated output 1.5 TiB > 20.0 GiB (raise with --max-memory '1.7 TiB')
         >>> estimate(sc, streamed=True, processes=0).check("1.6 TiB").output_bytes < 1.6 * 2**40
         True
         """
