@@ -31,6 +31,7 @@ _VARS = [
     StateVar("d2_sensitivity", "1", "D2 autoreceptor sensitivity (VTA)", 5 * DAY, "plasticity.receptors"),
     StateVar("creb", "1", "cAMP-CREB transcriptional drive (relative to healthy)", 5 * DAY, "plasticity.bdnf"),
     StateVar("bdnf", "1", "BDNF protein, prefrontal/hippocampal (relative to healthy)", 6 * HOUR, "plasticity.bdnf"),
+    StateVar("bdnf_released", "1", "BDNF released by firing above its recent mean, still signalling through TrkB (relative to the tonic level)", 1 * HOUR, "plasticity.bdnf"),
     StateVar("spine_synthesis", "1", "mTOR-dependent synthesis of the synaptic proteins that build new spines (relative to healthy)", 12 * HOUR, "plasticity.structural"),
     StateVar("spines_labile", "1", "labile (new) prefrontal spine density (relative to healthy total)", 3 * DAY, "plasticity.structural"),
     StateVar("spines_stable", "1", "stable prefrontal spine density (relative to healthy total)", 30 * DAY, "plasticity.structural"),
@@ -71,7 +72,7 @@ _GROUP_ATTRS = {"plasticity.receptors": "p_rec", "plasticity.bdnf": "p_bdnf", "p
                 "brain.expectancy": "p_exp", "mood.state": "p_mood", "brain.stress": "p_stress"}
 # parameters that set the linear decay rates of the exponential integrator (its weights are cached per step
 # length, one set for all patients), so they cannot take a different value per patient
-LINEAR_DECAY_PARAMETERS = ("plasticity.bdnf.protein_time", "plasticity.bdnf.creb_time", "plasticity.structural.synthesis_time",
+LINEAR_DECAY_PARAMETERS = ("plasticity.bdnf.protein_time", "plasticity.bdnf.release_time", "plasticity.bdnf.creb_time", "plasticity.structural.synthesis_time",
                            "plasticity.consolidation.early_time", "plasticity.consolidation.protein_time",
                            "plasticity.consolidation.refractory_time",
                            "plasticity.meta.time", "mood.monoamine.lag")
@@ -296,7 +297,8 @@ class BrainModel:
         eef2 = bdnf.eef2_translation(g.p_bdnf, np.minimum(np.maximum(inp["nmda_occupancy"], 0.0), 1.0)) if self._use_eef2 else 0.0
         d["bdnf"] = (v["creb"] * (1.0 + eef2) - v["bdnf"]) / g.p_bdnf["protein_time"]
         T = f["trkb_signal"]
-        d["spine_synthesis"] = structural.synthesis_rate(g.p_str, v["spine_synthesis"], T, f["bdnf_phasic"])
+        d["bdnf_released"] = (f["bdnf_phasic"] - v["bdnf_released"]) / g.p_bdnf["release_time"]
+        d["spine_synthesis"] = structural.synthesis_rate(g.p_str, v["spine_synthesis"], T, v["bdnf_released"])
         d["spines_labile"], d["spines_stable"] = structural.rates(g.p_str, v["spines_labile"], v["spines_stable"], T,
                                                                   stress, v["spine_synthesis"])
         N = tuple(v[s] for s in neurogenesis.STAGES) + (v["neurogenesis_mature"],)
@@ -348,6 +350,7 @@ class BrainModel:
         lam[i["plasticity_proteins"]] = 1.0 / self.p_con["protein_time"]
         lam[i["creb"]] = 1.0 / self.p_bdnf["creb_time"]
         lam[i["spine_synthesis"]] = 1.0 / self.p_str["synthesis_time"]
+        lam[i["bdnf_released"]] = 1.0 / self.p_bdnf["release_time"]
         lam[i["bcm_threshold"]] = 1.0 / self.p_meta["time"]
         lam[i["monoamine_index"]] = 1.0 / self.p_mono["lag"]
         # mood and expectancy relax within hours, faster than the 6-h steps: their decay is integrated exactly at the
@@ -409,7 +412,7 @@ class BrainModel:
         L, S = structural.healthy_split(g.p_str)
         Ns, _ = neurogenesis.healthy(g.p_ng)
         vals = {"plasticity_capacity": 1.0, "episode_rate": 1.0, "ht1a_sensitivity": 1.0, "alpha2_sensitivity": 1.0, "d2_sensitivity": 1.0, "creb": 1.0, "bdnf": 1.0,
-                "spine_synthesis": 1.0,
+                "spine_synthesis": 1.0, "bdnf_released": 0.0,
                 "spines_labile": L, "spines_stable": S, "plasticity_proteins": 0.0, "bcm_threshold": 1.0,
                 "sgacc_scaling": 1.0, "stress_load": 0.0, "stress_exposure": 0.0, "expectancy_cue": 0.0, "expectancy": 0.0,
                 "mood_integral": 0.0}

@@ -5,7 +5,8 @@
     room    = (cap - (L + S)) / (cap - 1)                                 formation slows near the ceiling
     dL/dt   = k_f m room - L / tau_L - k_s T L                             labile new spines
 
-R is the phasic, activity-dependent part of the TrkB signal (:func:`~neuroplastic.plasticity.bdnf.release`):
+R is the released BDNF still signalling (state ``bdnf_released``: the phasic, activity-dependent release of
+:func:`~neuroplastic.plasticity.bdnf.release` integrated over ``plasticity.bdnf.release_time``, 1 h): sustained
 release that outruns the tonic level drives mTORC1 supralinearly, whatever raised the firing (a stimulation train,
 a therapy session's engagement, a ketamine burst). Spines grow from the synaptic proteins that synthesis builds,
 so they follow the signal by about half a day (new spines 12-24 h after ketamine, after its first behavioural
