@@ -27,7 +27,7 @@ SCENARIOS = {
 CANDIDATES = [
     {"plasticity.bdnf.w_da": 0.3, "brain.circuit.w_5ht_sgacc": 0.1, "plasticity.consolidation.late_lifetime": 30.0,
      "brain.expectancy.w_vta": 1.0, "placebo.expectancy.sham_tms": 1.5},
-    {"plasticity.bdnf.w_da": 0.9, "plasticity.bdnf.creb_max": 1.0, "plasticity.bdnf.release_glutamate": 3.0,
+    {"plasticity.bdnf.w_da": 0.9, "plasticity.bdnf.creb_max": 1.0, "plasticity.structural.mtor_half": 0.5,
      "plasticity.calcium.facilitation_gain": 5.0},
     {},
 ]

@@ -174,7 +174,7 @@ def no_engine(monkeypatch):
 
 
 @pytest.mark.parametrize("doc, field, figure", [
-    (HUGE, "patients.n: '1000000 x 40 arms'", "estimated output 1.5 TiB > 20.0 GiB"),
+    (HUGE, "patients.n: '1000000 x 40 arms'", "estimated output 1.6 TiB > 20.0 GiB"),
     (FINE, "output_every: '120,961 output times", "estimated peak memory"),
 ])
 def test_budget_refuses_before_any_work(doc, field, figure, no_engine, tmp_path):

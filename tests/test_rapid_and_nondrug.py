@@ -100,3 +100,46 @@ def test_combinations_need_no_special_code():
     ds = run(doc).dataset
     alone = run({"duration": "8 weeks", "treatments": [doc["treatments"][0]]}).dataset
     assert series(ds, "hamd17_expected")[1][-1] < series(alone, "hamd17_expected")[1][-1]
+
+
+def test_ketamine_acts_before_its_spines_form():
+    """Behavioural effects precede the new spines, which form 12-24 h after a dose (Moda-Sava 2019; Li 2010)."""
+    ds = run({"duration": "3 days", "output_every": "1 hour", "seed": 1, "treatments": [{**KET, "at": ["0 days"]}]}).dataset
+    t, m = series(ds, "madrs_expected")
+    _, s = series(ds, "spine_density")
+    rise = s.max() - s[0]
+    assert rise > 0.0
+    assert m[0] - np.interp(2 / 24, t, m) > 5          # better within 2 h
+    assert np.interp(2 / 24, t, s) - s[0] < 0.25 * rise   # while few spines have formed
+    assert np.interp(1.0, t, s) > np.interp(6 / 24, t, s)  # and they keep forming through the first day
+
+
+def test_the_spine_route_is_shared_by_every_rise_of_firing():
+    """No ketamine-only gain: a TMS train releases BDNF phasically through the same release gain and drives the
+    same spine-building synthesis (a little, for the length of a session)."""
+    ds = run({"duration": "1 day", "output_every": "10 min", "seed": 1,
+              "treatments": [{"tms": {"protocol": "10hz", "pulses": 3000, "intensity": "120% rMT"}}]}).dataset
+    _, ph = series(ds, "bdnf_phasic")
+    _, m = series(ds, "spine_synthesis")
+    assert ph.max() > 0.0 and ph[0] == 0.0
+    assert m.max() > m[0]
+
+
+def test_task_drive_trains_the_circuit_but_is_not_read_as_mood():
+    from neuroplastic.brain import BrainModel
+    from neuroplastic.params import default_parameters
+    m = BrainModel(default_parameters())
+    y = np.array(m.baseline(np.array([1.0, 1.3])))
+    rest = m.null_inputs(2)
+    task = dict(rest, dlpfc_drive=np.full(2, 0.3))   # (a reward task also releases dopamine, which is read)
+    a, b = m.fast(y, rest), m.fast(y, task)
+    assert np.all(b["activity_dlpfc"] > a["activity_dlpfc"])     # the session engages dlPFC (plasticity sees it)
+    assert np.all(b["trkb_signal"] > a["trkb_signal"])
+    np.testing.assert_allclose(b["severity"], a["severity"], rtol=0, atol=1e-12)   # symptoms are read at rest
+    # early (unconsolidated) change tags synapses but is not yet a change of the circuit
+    y2 = y.copy()
+    y2[:, m.layout.index["ltp_early"]] = 0.4
+    np.testing.assert_allclose(m.fast(y2, rest)["severity"], a["severity"], rtol=0, atol=1e-12)
+    y3 = y.copy()
+    y3[:, m.layout.index["ltp_late"]] = 0.4
+    assert np.all(m.fast(y3, rest)["severity"] < a["severity"])   # consolidated change is

@@ -31,6 +31,8 @@ _VARS = [
     StateVar("d2_sensitivity", "1", "D2 autoreceptor sensitivity (VTA)", 5 * DAY, "plasticity.receptors"),
     StateVar("creb", "1", "cAMP-CREB transcriptional drive (relative to healthy)", 5 * DAY, "plasticity.bdnf"),
     StateVar("bdnf", "1", "BDNF protein, prefrontal/hippocampal (relative to healthy)", 6 * HOUR, "plasticity.bdnf"),
+    StateVar("bdnf_released", "1", "BDNF released by firing above its recent mean, still signalling through TrkB (relative to the tonic level)", 1 * HOUR, "plasticity.bdnf"),
+    StateVar("spine_synthesis", "1", "mTOR-dependent synthesis of the synaptic proteins that build new spines (relative to healthy)", 12 * HOUR, "plasticity.structural"),
     StateVar("spines_labile", "1", "labile (new) prefrontal spine density (relative to healthy total)", 3 * DAY, "plasticity.structural"),
     StateVar("spines_stable", "1", "stable prefrontal spine density (relative to healthy total)", 30 * DAY, "plasticity.structural"),
     StateVar("neurogenesis_progenitors", "1", "dentate amplifying progenitors (relative)", 7 * DAY, "plasticity.neurogenesis"),
@@ -70,7 +72,7 @@ _GROUP_ATTRS = {"plasticity.receptors": "p_rec", "plasticity.bdnf": "p_bdnf", "p
                 "brain.expectancy": "p_exp", "mood.state": "p_mood", "brain.stress": "p_stress"}
 # parameters that set the linear decay rates of the exponential integrator (its weights are cached per step
 # length, one set for all patients), so they cannot take a different value per patient
-LINEAR_DECAY_PARAMETERS = ("plasticity.bdnf.protein_time", "plasticity.bdnf.creb_time",
+LINEAR_DECAY_PARAMETERS = ("plasticity.bdnf.protein_time", "plasticity.bdnf.release_time", "plasticity.bdnf.creb_time", "plasticity.structural.synthesis_time",
                            "plasticity.consolidation.early_time", "plasticity.consolidation.protein_time",
                            "plasticity.consolidation.refractory_time",
                            "plasticity.meta.time", "mood.monoamine.lag")
@@ -247,16 +249,26 @@ class BrainModel:
             burst = burst * 0.0
         out["glutamate_burst"] = burst
         spines = v["spines_labile"] + v["spines_stable"]
-        efficacy = spines * (1.0 + v["ltp_early"] + v["ltp_late"])
-        a_d, a_s, a_h, a_r = circuit.solve(
-            g.p_circ, m5=rel["5ht"], mne=rel["ne"], mda=rel["da"], spines=spines, efficacy=efficacy,
-            n_mature=neurogenesis.young_index(g.p_ng, N_of(v)), stress=v["stress_load"], sigma_s=v["sgacc_scaling"],
-            theta_d=v["threshold_dlpfc"], theta_s=v["threshold_sgacc"],
-            u_d=inp["dlpfc_drive"] + g.p_exp["w_dlpfc"] * expect, burst=burst,
-            u_r=inp["reward_drive"] + g.p_exp["w_reward"] * expect)
+        # the pathway's efficacy is structural x consolidated synaptic strength: early change (decaying within hours
+        # unless captured) is the induction stage that tags synapses for late change, not yet a change of the circuit
+        efficacy = spines * (1.0 + v["ltp_late"])
+        state = dict(m5=rel["5ht"], mne=rel["ne"], mda=rel["da"], spines=spines, efficacy=efficacy,
+                     n_mature=neurogenesis.young_index(g.p_ng, N_of(v)), stress=v["stress_load"],
+                     sigma_s=v["sgacc_scaling"], theta_d=v["threshold_dlpfc"], theta_s=v["threshold_sgacc"], burst=burst)
+        u_d0, u_r0 = g.p_exp["w_dlpfc"] * expect, g.p_exp["w_reward"] * expect   # standing drives (the belief)
+        task_d, task_r = inp["dlpfc_drive"], inp["reward_drive"]
+        a_d, a_s, a_h, a_r = circuit.solve(g.p_circ, u_d=task_d + u_d0, u_r=task_r + u_r0, **state)
         out.update(activity_dlpfc=a_d, activity_sgacc=a_s, activity_hippocampus=a_h, activity_reward=a_r,
                    spine_density=spines, control_efficacy=efficacy)
-        out["trkb_signal"] = bdnf.trkb_signal(g.p_bdnf, v["bdnf"], burst, a_d / g.rq, v["plasticity_capacity"])
+        out["trkb_signal"] = bdnf.trkb_signal(g.p_bdnf, v["bdnf"], a_d / g.rq, v["plasticity_capacity"])
+        # release from firing above its recent mean (the BCM reference): what drives spine-building synthesis
+        out["bdnf_phasic"] = v["bdnf"] * bdnf.release(g.p_bdnf, np.maximum(a_d / g.rq - v["bcm_threshold"], 0.0) + 1.0,
+                                                      v["plasticity_capacity"])
+        # symptoms are read from the circuit at rest: the activity a session, a stimulation train or homework evokes
+        # while it lasts trains the circuit (plasticity, homeostasis and the stress loop see it) but is not itself a
+        # change of mood; what the task leaves behind (potentiation, spines, thresholds) is.
+        if task_d.any() or task_r.any():
+            a_d, a_s, a_h, a_r = circuit.solve(g.p_circ, u_d=u_d0, u_r=u_r0, **state)
         z = sev.circuit_imbalance(g.p_sev, a_d, a_s, a_h, a_r, g.rq)
         sev_circuit = sev.from_circuit(g.p_sev, z)
         if self.hypothesis == "monoamine":
@@ -285,7 +297,10 @@ class BrainModel:
         eef2 = bdnf.eef2_translation(g.p_bdnf, np.minimum(np.maximum(inp["nmda_occupancy"], 0.0), 1.0)) if self._use_eef2 else 0.0
         d["bdnf"] = (v["creb"] * (1.0 + eef2) - v["bdnf"]) / g.p_bdnf["protein_time"]
         T = f["trkb_signal"]
-        d["spines_labile"], d["spines_stable"] = structural.rates(g.p_str, v["spines_labile"], v["spines_stable"], T, stress)
+        d["bdnf_released"] = (f["bdnf_phasic"] - v["bdnf_released"]) / g.p_bdnf["release_time"]
+        d["spine_synthesis"] = structural.synthesis_rate(g.p_str, v["spine_synthesis"], T, v["bdnf_released"])
+        d["spines_labile"], d["spines_stable"] = structural.rates(g.p_str, v["spines_labile"], v["spines_stable"], T,
+                                                                  stress, v["spine_synthesis"])
         N = tuple(v[s] for s in neurogenesis.STAGES) + (v["neurogenesis_mature"],)
         dN = neurogenesis.rates(g.p_ng, N, v["bdnf"], v["creb"], stress)
         for name, dn in zip(neurogenesis.STAGES + ("neurogenesis_mature",), dN):
@@ -334,6 +349,8 @@ class BrainModel:
         lam[i["tag_recovering"]] = 1.0 / self.p_con["refractory_time"]
         lam[i["plasticity_proteins"]] = 1.0 / self.p_con["protein_time"]
         lam[i["creb"]] = 1.0 / self.p_bdnf["creb_time"]
+        lam[i["spine_synthesis"]] = 1.0 / self.p_str["synthesis_time"]
+        lam[i["bdnf_released"]] = 1.0 / self.p_bdnf["release_time"]
         lam[i["bcm_threshold"]] = 1.0 / self.p_meta["time"]
         lam[i["monoamine_index"]] = 1.0 / self.p_mono["lag"]
         # mood and expectancy relax within hours, faster than the 6-h steps: their decay is integrated exactly at the
@@ -395,6 +412,7 @@ class BrainModel:
         L, S = structural.healthy_split(g.p_str)
         Ns, _ = neurogenesis.healthy(g.p_ng)
         vals = {"plasticity_capacity": 1.0, "episode_rate": 1.0, "ht1a_sensitivity": 1.0, "alpha2_sensitivity": 1.0, "d2_sensitivity": 1.0, "creb": 1.0, "bdnf": 1.0,
+                "spine_synthesis": 1.0, "bdnf_released": 0.0,
                 "spines_labile": L, "spines_stable": S, "plasticity_proteins": 0.0, "bcm_threshold": 1.0,
                 "sgacc_scaling": 1.0, "stress_load": 0.0, "stress_exposure": 0.0, "expectancy_cue": 0.0, "expectancy": 0.0,
                 "mood_integral": 0.0}

@@ -129,7 +129,9 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
     else:
         h_max = HOUR if h_max is None else h_max
     windows = [(pl.start, pl.end) for pl in cal.pulses if pl.end - pl.start <= 6 * HOUR]
-    windows += [(d.time, d.time + d.duration) for d in cal.doses if 0 < d.duration <= 6 * HOUR]  # short infusions
+    # short infusions, and the two hours after one, when the plasma level (and what follows it fast: an NMDA burst)
+    # moves most
+    windows += [(d.time, d.time + d.duration + 2 * HOUR) for d in cal.doses if 0 < d.duration <= 6 * HOUR]
     # a rating reads mood over its recall window: the integrator also stops where each output's window starts
     recall = recall_window(scenario)
     req_t = output_times(scenario, out_times)

@@ -5,7 +5,11 @@
     dC/dt  = (C* - C) / tau_CREB
     e      = b / (b + b_half),  b = resting NMDA block             eEF2 de-phosphorylation (Autry 2011)
     dB/dt  = (C (1 + g_e e) - B) / tau_B                           BDNF protein
-    T      = B (1 + k (r_glu G + r_act (a_dlPFC - 1)))            TrkB signal; G the glutamate burst, k capacity
+    R      = k r_act (a_dlPFC - 1)                                 activity-dependent release (phasic), k capacity
+    T      = B max(1 + R, 0)                                       TrkB signal
+
+Release follows dlPFC firing, whatever raises it: a stimulation train, a session's engagement, or the pyramidal
+burst that a ketamine-type NMDA block disinhibits (that burst reaches TrkB only through the firing it causes).
 """
 
 from __future__ import annotations
@@ -25,13 +29,25 @@ def eef2_translation(p: dict, nmda_block):
     return p["eef2_gain"] * nmda_block / (nmda_block + p["eef2_half_block"])
 
 
-def trkb_signal(p: dict, bdnf, burst, dlpfc_rel, capacity):
+def release(p: dict, dlpfc_rel, capacity):
+    """Activity-dependent BDNF release relative to the tonic level (the phasic part of the TrkB signal).
+
+    Example
+    -------
+    >>> p = {"release_activity": 0.5}
+    >>> float(release(p, 3.0, 1.0))
+    1.0
+    """
+    return capacity * p["release_activity"] * (dlpfc_rel - 1.0)
+
+
+def trkb_signal(p: dict, bdnf, dlpfc_rel, capacity):
     """TrkB activation from BDNF protein and activity-dependent release.
 
     Example
     -------
-    >>> p = {"release_glutamate": 4.0, "release_activity": 1.0}
-    >>> float(trkb_signal(p, 1.0, 0.0, 1.0, 1.0))
-    1.0
+    >>> p = {"release_activity": 0.5}
+    >>> float(trkb_signal(p, 1.0, 1.0, 1.0)), float(trkb_signal(p, 0.8, 3.0, 1.0))
+    (1.0, 1.6)
     """
-    return bdnf * np.maximum(1.0 + capacity * (p["release_glutamate"] * burst + p["release_activity"] * (dlpfc_rel - 1.0)), 0.0)
+    return bdnf * np.maximum(1.0 + release(p, dlpfc_rel, capacity), 0.0)

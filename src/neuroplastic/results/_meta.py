@@ -21,6 +21,7 @@ OUTPUTS = {
     "vta_autoreceptor_occupancy": ("1", "D2 autoreceptor occupancy (VTA)", 1.0),
     "glutamate_burst": ("1", "prefrontal glutamate burst from interneuron disinhibition (0-1)", 1.0),
     "trkb_signal": ("1", "TrkB signalling from released BDNF (relative to healthy)", 1.0),
+    "bdnf_phasic": ("1", "BDNF released by dlPFC firing above its recent mean (relative to healthy tonic signal)", 1.0),
     "activity_dlpfc": ("Hz", "dlPFC population rate", 1.0),
     "activity_sgacc": ("Hz", "subgenual ACC (Cg25) population rate", 1.0),
     "activity_hippocampus": ("Hz", "hippocampus / dentate gyrus population rate", 1.0),
