@@ -113,10 +113,15 @@ def stacked_rule(param_sets, per_set: int):
 
     rules = [CalciumRule.from_params(ps) for ps in param_sets]
     shared = {k: v for k, v in vars(rules[0]).items() if k not in _BATCHED_RULE}
-    tms_of = [tuple((k, ps.value(k)) for k in ps if k.startswith("tms.")) for ps in param_sets]
-    if any({k: v for k, v in vars(r).items() if k not in _BATCHED_RULE} != shared for r in rules) or len(set(tms_of)) > 1:
+    if any({k: v for k, v in vars(r).items() if k not in _BATCHED_RULE} != shared for r in rules) or not same_physics(param_sets):
         return None
     return replace(rules[0], **{f: np.repeat([getattr(r, f) for r in rules], per_set) for f in _BATCHED_RULE})
+
+
+def same_physics(param_sets) -> bool:
+    """Whether the sets agree on every ``tms.*`` parameter (stimulator, coil, head, activation), so one field and
+    one recruitment serve them all."""
+    return len({tuple((k, ps.value(k)) for k in ps if k.startswith("tms.")) for ps in param_sets}) <= 1
 
 
 _PLAN_PARAMETERS = ("tms.", "plasticity.calcium.")  # everything a plan reads (traits come with the patients)

@@ -418,12 +418,9 @@ def session_statistic(sim: Simulator, protocol: str, st: dict) -> float:
     (cached per simulator): ``aftereffect_duration`` (minutes), ``weight_change_30min`` (fraction) or
     ``aftereffect_ratio`` (end-of-session change with ``pulses`` over that with ``ref_pulses``: negative when
     lengthening the session reverses its after-effect)."""
-    def summary(pulses):
-        return sim.session(protocol, st["pattern"], int(pulses))
-
-    s = summary(st["pulses"])
+    s = sim.session(protocol, st["pattern"], st["pulses"])
     if st["kind"] == "aftereffect_ratio":
-        ref = summary(st["ref_pulses"])["weight_change_end"]
+        ref = sim.session(protocol, st["pattern"], st["ref_pulses"])["weight_change_end"]
         return float(s["weight_change_end"] / ref) if abs(ref) > 1e-12 else float("nan")
     return float(s["aftereffect_duration_min"] if st["kind"] == "aftereffect_duration" else s["weight_change_30min"])
 

@@ -120,12 +120,11 @@ def session_summaries(protocol_name: str, pulses: int | None, intensity_pct_rmt:
     True
     """
     from ...plasticity.synaptic import session_weight_change
-    from ..tms_session import stacked_rule
+    from ..tms_session import same_physics, stacked_rule
 
     param_sets = list(param_sets)
     p = param_sets[0]
-    if any({k: q.value(k) for k in q if k.startswith("tms.")} != {k: p.value(k) for k in p if k.startswith("tms.")}
-           for q in param_sets[1:]):      # the physics differs between the sets: one by one
+    if not same_physics(param_sets):      # the physics differs between the sets: one by one
         return [session_summaries(protocol_name, pulses, intensity_pct_rmt, [q], target=target, coil=coil, aim=aim,
                                   motor_depth=motor_depth, target_depth=target_depth, adjust=adjust, **custom)[0]
                 for q in param_sets]
