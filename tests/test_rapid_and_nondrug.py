@@ -121,7 +121,9 @@ def test_the_spine_route_is_shared_by_every_rise_of_firing():
               "treatments": [{"tms": {"protocol": "10hz", "pulses": 3000, "intensity": "120% rMT"}}]}).dataset
     _, ph = series(ds, "bdnf_phasic")
     _, m = series(ds, "spine_synthesis")
-    assert ph.max() > 0.0 and ph[0] == 0.0
+    # at rest there is no phasic release: the start is the untreated steady state, solved to 1e-9, so dlPFC firing
+    # sits on its BCM reference up to rounding
+    assert ph.max() > 0.0 and abs(ph[0]) < 1e-9
     assert m.max() > m[0]
 
 
