@@ -260,9 +260,10 @@ class BrainModel:
         a_d, a_s, a_h, a_r = circuit.solve(g.p_circ, u_d=task_d + u_d0, u_r=task_r + u_r0, **state)
         out.update(activity_dlpfc=a_d, activity_sgacc=a_s, activity_hippocampus=a_h, activity_reward=a_r,
                    spine_density=spines, control_efficacy=efficacy)
-        out["trkb_signal"] = bdnf.trkb_signal(g.p_bdnf, v["bdnf"], a_d / g.rq, v["plasticity_capacity"])
+        rd = a_d / g.rq
+        out["trkb_signal"] = bdnf.trkb_signal(g.p_bdnf, v["bdnf"], rd, v["plasticity_capacity"])
         # release from firing above its recent mean (the BCM reference): what drives spine-building synthesis
-        out["bdnf_phasic"] = v["bdnf"] * bdnf.release(g.p_bdnf, np.maximum(a_d / g.rq - v["bcm_threshold"], 0.0) + 1.0,
+        out["bdnf_phasic"] = v["bdnf"] * bdnf.release(g.p_bdnf, np.maximum(rd - v["bcm_threshold"], 0.0),
                                                       v["plasticity_capacity"])
         # symptoms are read from the circuit at rest: the activity a session, a stimulation train or homework evokes
         # while it lasts trains the circuit (plasticity, homeostasis and the stress loop see it) but is not itself a

@@ -298,8 +298,9 @@ def integrate(rhs: Rhs, y0: np.ndarray, nodes: np.ndarray, inputs: Callable[[int
                     need = np.cbrt(np.minimum(ratio, 1e12))  # the indicator falls like (h/m)^3
                     level = np.searchsorted(np.array(SUBSTEPS, float), need)  # smallest m >= need
                     level = np.minimum(level, len(SUBSTEPS) - 1)
-                    y_new[idx] = _substeps(N, coef, y, h, a, m, b, idx, np.asarray(SUBSTEPS)[level])
-                    stats["substeps"] += int(np.asarray(SUBSTEPS)[level].sum())
+                    counts = np.asarray(SUBSTEPS)[level]
+                    y_new[idx] = _substeps(N, coef, y, h, a, m, b, idx, counts)
+                    stats["substeps"] += int(counts.sum())
             y = y_new
         if progress is not None and k % 256 == 0:
             progress(k, T)

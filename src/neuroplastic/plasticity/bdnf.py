@@ -29,16 +29,17 @@ def eef2_translation(p: dict, nmda_block):
     return p["eef2_gain"] * nmda_block / (nmda_block + p["eef2_half_block"])
 
 
-def release(p: dict, dlpfc_rel, capacity):
-    """Activity-dependent BDNF release relative to the tonic level (the phasic part of the TrkB signal).
+def release(p: dict, excess, capacity):
+    """Activity-dependent BDNF release relative to the tonic level, from dlPFC firing ``excess`` (relative rate above
+    a reference: the healthy rate for the TrkB signal, the recent mean for the phasic release).
 
     Example
     -------
     >>> p = {"release_activity": 0.5}
-    >>> float(release(p, 3.0, 1.0))
+    >>> float(release(p, 2.0, 1.0))
     1.0
     """
-    return capacity * p["release_activity"] * (dlpfc_rel - 1.0)
+    return capacity * p["release_activity"] * excess
 
 
 def trkb_signal(p: dict, bdnf, dlpfc_rel, capacity):
@@ -50,4 +51,4 @@ def trkb_signal(p: dict, bdnf, dlpfc_rel, capacity):
     >>> float(trkb_signal(p, 1.0, 1.0, 1.0)), float(trkb_signal(p, 0.8, 3.0, 1.0))
     (1.0, 1.6)
     """
-    return bdnf * np.maximum(1.0 + release(p, dlpfc_rel, capacity), 0.0)
+    return bdnf * np.maximum(1.0 + release(p, dlpfc_rel - 1.0, capacity), 0.0)

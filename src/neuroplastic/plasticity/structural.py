@@ -4,6 +4,7 @@
     dm/dt   = (m* - m) / tau_m                                             synaptic proteins that build spines
     room    = (cap - (L + S)) / (cap - 1)                                 formation slows near the ceiling
     dL/dt   = k_f m room - L / tau_L - k_s T L                             labile new spines
+    dS/dt   = k_s T L - S (1 + p_s stress) / tau_S                         stable spines
 
 R is the released BDNF still signalling (state ``bdnf_released``: the phasic, activity-dependent release of
 :func:`~neuroplastic.plasticity.bdnf.release` integrated over ``plasticity.bdnf.release_time``, 1 h): sustained
@@ -11,7 +12,6 @@ release that outruns the tonic level drives mTORC1 supralinearly, whatever raise
 a therapy session's engagement, a ketamine burst). Spines grow from the synaptic proteins that synthesis builds,
 so they follow the signal by about half a day (new spines 12-24 h after ketamine, after its first behavioural
 effects: Moda-Sava 2019; synaptic proteins within hours: Li 2010).
-    dS/dt   = k_s T L - S (1 + p_s stress) / tau_S                         stable spines
 
 Densities are relative to the healthy total (L + S = 1 with T = 1, stress = 0); the formation rate is
 normalised so that holds.
