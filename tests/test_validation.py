@@ -182,3 +182,23 @@ def test_median_time_to_relapse_counts_from_the_last_dose(monkeypatch):
     assert got == pytest.approx(15.0)   # onsets 8 and 15 days after day 11 (and one censored): the median is 15
     st["time"] = "20 days"              # fewer than half of the responders relapse by then
     assert np.isnan(runner._after_response({"t": t}, None, st, st["kind"], 20.0))
+
+
+def test_risk_ratio_over_time_compares_an_arm_with_itself(monkeypatch):
+    """``ref_time`` turns a risk ratio into the arm's rate at ``time`` over its own rate at ``ref_time`` (Han 2016:
+    how much of the 24-h ketamine response is left at 72 h and day 7)."""
+    from neuroplastic.validation import runner
+
+    rate = {1.0: np.array([0.5, 0.6]), 3.0: np.array([0.4, 0.5]), 7.0: np.array([0.1, 0.3])}
+    monkeypatch.setattr(runner, "_p_criterion", lambda run, params, scale, crit, when: rate[round(when, 6)])
+
+    class Sim:
+        params = default_parameters()
+        protocols: dict = {}
+
+        def arm(self, protocol, arm):
+            return {}
+
+    rows = {t.id: t for t in load_targets()[1]}
+    assert runner.compute(rows["han_response_72h_ratio"], Sim()) == pytest.approx(0.45 / 0.55)
+    assert runner.compute(rows["han_response_d7_ratio"], Sim()) == pytest.approx(0.2 / 0.55)

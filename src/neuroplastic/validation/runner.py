@@ -296,9 +296,10 @@ def compute(target: Target, sim: Simulator) -> float:
     if kind == "rate_difference":
         return float(np.mean(_p_criterion(run, p, st["scale"], crit, when))
                      - np.mean(_p_criterion(ref, p, st["scale"], crit, when)))
-    if kind == "risk_ratio":
+    if kind == "risk_ratio":   # arm vs ref at `time`, or (with ref_time) the arm at `time` vs itself at ref_time
         a = np.mean(_p_criterion(run, p, st["scale"], crit, when))
-        b = np.mean(_p_criterion(ref, p, st["scale"], crit, when))
+        b = (np.mean(_p_criterion(ref, p, st["scale"], crit, when)) if ref is not None
+             else np.mean(_p_criterion(run, p, st["scale"], crit, days(st["ref_time"]))))
         return float(a / b) if b > 1e-9 else float("inf")
     if kind == "mean_change":
         return _change(run, st["scale"], when, p)
@@ -481,6 +482,9 @@ def trajectory(target: Target, sim: Simulator):
             r = sim.arm(target.protocol, st["ref"])
             yr = np.array([np.mean(_p_criterion(r, p, st["scale"], crit, x)) for x in ts])
             y = y - yr if kind == "rate_difference" else np.where(yr > 1e-9, y / np.maximum(yr, 1e-9), np.nan)
+        elif kind == "risk_ratio" and "ref_time" in st:
+            b = np.mean(_p_criterion(run, p, st["scale"], crit, days(st["ref_time"])))
+            y = y / b if b > 1e-9 else np.full_like(y, np.nan)
         return ts, y, f"{crit} ({st['scale']})"
     if kind in ("desensitised_fraction", "relative_change", "recovery_time"):
         v = run["obs"][st["variable"]].mean(axis=1)
