@@ -202,3 +202,22 @@ def test_risk_ratio_over_time_compares_an_arm_with_itself(monkeypatch):
     rows = {t.id: t for t in load_targets()[1]}
     assert runner.compute(rows["han_response_72h_ratio"], Sim()) == pytest.approx(0.45 / 0.55)
     assert runner.compute(rows["han_response_d7_ratio"], Sim()) == pytest.approx(0.2 / 0.55)
+
+
+def test_risk_ratio_over_time_is_undefined_without_a_reference_rate(monkeypatch):
+    """Nobody responding at the reference time (the monoamine hypothesis 24 h after ketamine) makes the ratio
+    undefined, a failed row, not a huge number that would swamp the objective."""
+    from neuroplastic.validation import runner
+
+    monkeypatch.setattr(runner, "_p_criterion", lambda run, params, scale, crit, when: np.array([1e-6, 3e-6]))
+
+    class Sim:
+        params = default_parameters()
+        protocols: dict = {}
+
+        def arm(self, protocol, arm):
+            return {}
+
+    row = {t.id: t for t in load_targets()[1]}["han_response_72h_ratio"]
+    value = runner.compute(row, Sim())
+    assert np.isnan(value) and row.misfit(value) == 25.0

@@ -25,7 +25,7 @@ from ..params import ParameterSet
 from ..population import typical_patient
 from ..scenario import Scenario
 from .population import population
-from .targets import Target, days, load_targets
+from .targets import MODEL_FLOOR, Target, days, load_targets
 
 _SCENARIO_KEYS = ("duration", "output_every", "recall")
 
@@ -296,10 +296,15 @@ def compute(target: Target, sim: Simulator) -> float:
     if kind == "rate_difference":
         return float(np.mean(_p_criterion(run, p, st["scale"], crit, when))
                      - np.mean(_p_criterion(ref, p, st["scale"], crit, when)))
-    if kind == "risk_ratio":   # arm vs ref at `time`, or (with ref_time) the arm at `time` vs itself at ref_time
+    if kind == "risk_ratio" and ref is None:
+        # the arm at `time` against itself at `ref_time`: undefined (NaN, a failed row) where the reference rate is
+        # below what a rate over the model population resolves (MODEL_FLOOR, 0.05), e.g. no one responds at 24 h
         a = np.mean(_p_criterion(run, p, st["scale"], crit, when))
-        b = (np.mean(_p_criterion(ref, p, st["scale"], crit, when)) if ref is not None
-             else np.mean(_p_criterion(run, p, st["scale"], crit, days(st["ref_time"]))))
+        b = np.mean(_p_criterion(run, p, st["scale"], crit, days(st["ref_time"])))
+        return float(a / b) if b >= MODEL_FLOOR["response_rate"] else float("nan")
+    if kind == "risk_ratio":
+        a = np.mean(_p_criterion(run, p, st["scale"], crit, when))
+        b = np.mean(_p_criterion(ref, p, st["scale"], crit, when))
         return float(a / b) if b > 1e-9 else float("inf")
     if kind == "mean_change":
         return _change(run, st["scale"], when, p)
@@ -484,7 +489,7 @@ def trajectory(target: Target, sim: Simulator):
             y = y - yr if kind == "rate_difference" else np.where(yr > 1e-9, y / np.maximum(yr, 1e-9), np.nan)
         elif kind == "risk_ratio" and "ref_time" in st:
             b = np.mean(_p_criterion(run, p, st["scale"], crit, days(st["ref_time"])))
-            y = y / b if b > 1e-9 else np.full_like(y, np.nan)
+            y = y / b if b >= MODEL_FLOOR["response_rate"] else np.full_like(y, np.nan)
         return ts, y, f"{crit} ({st['scale']})"
     if kind in ("desensitised_fraction", "relative_change", "recovery_time"):
         v = run["obs"][st["variable"]].mean(axis=1)
