@@ -184,6 +184,15 @@ def test_median_time_to_relapse_counts_from_the_last_dose(monkeypatch):
     assert np.isnan(runner._after_response({"t": t}, None, st, st["kind"], 20.0))
 
 
+class _ArmStub:
+    """A simulator whose arms are empty records, for statistics whose rates a test stubs."""
+    params = default_parameters()
+    protocols: dict = {}
+
+    def arm(self, protocol, arm):
+        return {}
+
+
 def test_risk_ratio_over_time_compares_an_arm_with_itself(monkeypatch):
     """``ref_time`` turns a risk ratio into the arm's rate at ``time`` over its own rate at ``ref_time`` (Han 2016:
     how much of the 24-h ketamine response is left at 72 h and day 7)."""
@@ -192,16 +201,9 @@ def test_risk_ratio_over_time_compares_an_arm_with_itself(monkeypatch):
     rate = {1.0: np.array([0.5, 0.6]), 3.0: np.array([0.4, 0.5]), 7.0: np.array([0.1, 0.3])}
     monkeypatch.setattr(runner, "_p_criterion", lambda run, params, scale, crit, when: rate[round(when, 6)])
 
-    class Sim:
-        params = default_parameters()
-        protocols: dict = {}
-
-        def arm(self, protocol, arm):
-            return {}
-
     rows = {t.id: t for t in load_targets()[1]}
-    assert runner.compute(rows["han_response_72h_ratio"], Sim()) == pytest.approx(0.45 / 0.55)
-    assert runner.compute(rows["han_response_d7_ratio"], Sim()) == pytest.approx(0.2 / 0.55)
+    assert runner.compute(rows["han_response_72h_ratio"], _ArmStub()) == pytest.approx(0.45 / 0.55)
+    assert runner.compute(rows["han_response_d7_ratio"], _ArmStub()) == pytest.approx(0.2 / 0.55)
 
 
 def test_risk_ratio_over_time_is_undefined_without_a_reference_rate(monkeypatch):
@@ -211,13 +213,6 @@ def test_risk_ratio_over_time_is_undefined_without_a_reference_rate(monkeypatch)
 
     monkeypatch.setattr(runner, "_p_criterion", lambda run, params, scale, crit, when: np.array([1e-6, 3e-6]))
 
-    class Sim:
-        params = default_parameters()
-        protocols: dict = {}
-
-        def arm(self, protocol, arm):
-            return {}
-
     row = {t.id: t for t in load_targets()[1]}["han_response_72h_ratio"]
-    value = runner.compute(row, Sim())
+    value = runner.compute(row, _ArmStub())
     assert np.isnan(value) and row.misfit(value) == 25.0

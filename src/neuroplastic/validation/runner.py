@@ -275,6 +275,14 @@ def _with_attrition(attrition, scale, when, rate_at):
     return (1.0 - f) * rate_at(when) + f * left
 
 
+def _own_reference_rate(run, params, st: dict, crit: str) -> float:
+    """The arm's own rate at ``st["ref_time"]``, the denominator of a within-arm risk ratio; NaN (the row fails)
+    where it is below what a rate over the model population resolves (MODEL_FLOOR, 0.05), e.g. no one responds at
+    24 h, so that a ratio of two near-zero rates cannot swamp the objective."""
+    b = float(np.mean(_p_criterion(run, params, st["scale"], crit, days(st["ref_time"]))))
+    return b if b >= MODEL_FLOOR["response_rate"] else float("nan")
+
+
 def compute(target: Target, sim: Simulator) -> float:
     """The simulated value of ``target``'s statistic."""
     st = target.statistic
@@ -296,14 +304,10 @@ def compute(target: Target, sim: Simulator) -> float:
     if kind == "rate_difference":
         return float(np.mean(_p_criterion(run, p, st["scale"], crit, when))
                      - np.mean(_p_criterion(ref, p, st["scale"], crit, when)))
-    if kind == "risk_ratio" and ref is None:
-        # the arm at `time` against itself at `ref_time`: undefined (NaN, a failed row) where the reference rate is
-        # below what a rate over the model population resolves (MODEL_FLOOR, 0.05), e.g. no one responds at 24 h
-        a = np.mean(_p_criterion(run, p, st["scale"], crit, when))
-        b = np.mean(_p_criterion(run, p, st["scale"], crit, days(st["ref_time"])))
-        return float(a / b) if b >= MODEL_FLOOR["response_rate"] else float("nan")
     if kind == "risk_ratio":
         a = np.mean(_p_criterion(run, p, st["scale"], crit, when))
+        if ref is None:   # the arm at `time` against itself at `ref_time`
+            return float(a / _own_reference_rate(run, p, st, crit))
         b = np.mean(_p_criterion(ref, p, st["scale"], crit, when))
         return float(a / b) if b > 1e-9 else float("inf")
     if kind == "mean_change":
@@ -488,8 +492,7 @@ def trajectory(target: Target, sim: Simulator):
             yr = np.array([np.mean(_p_criterion(r, p, st["scale"], crit, x)) for x in ts])
             y = y - yr if kind == "rate_difference" else np.where(yr > 1e-9, y / np.maximum(yr, 1e-9), np.nan)
         elif kind == "risk_ratio" and "ref_time" in st:
-            b = np.mean(_p_criterion(run, p, st["scale"], crit, days(st["ref_time"])))
-            y = y / b if b >= MODEL_FLOOR["response_rate"] else np.full_like(y, np.nan)
+            y = y / _own_reference_rate(run, p, st, crit)
         return ts, y, f"{crit} ({st['scale']})"
     if kind in ("desensitised_fraction", "relative_change", "recovery_time"):
         v = run["obs"][st["variable"]].mean(axis=1)
