@@ -206,6 +206,25 @@ def test_risk_ratio_over_time_compares_an_arm_with_itself(monkeypatch):
     assert runner.compute(rows["han_response_d7_ratio"], _ArmStub()) == pytest.approx(0.2 / 0.55)
 
 
+def test_effect_ratio_reads_each_time_over_its_own_recall_window(monkeypatch):
+    """An 2021's ratio compares the drug - placebo difference rated 3 h after the dose over the 3 h since it with the
+    difference at 24 h rated over the protocol's 24-h window: ``recall`` is the window of the rating at ``time``,
+    ``peak_recall`` that of the rating at ``peak``."""
+    from neuroplastic.validation import runner
+
+    class Stub(_ArmStub):
+        def arm(self, protocol, arm):
+            return {"arm": arm, "window": "protocol"}
+
+    monkeypatch.setattr(runner, "_recall_view", lambda run, recall_days, params: {**run, "window": round(recall_days * 24)})
+    change = {("esk84", 3, 3 / 24): -18.0, ("placebo", 3, 3 / 24): -10.0,
+              ("esk84", 24, 1.0): -20.0, ("placebo", 24, 1.0): -6.0}
+    monkeypatch.setattr(runner, "_change", lambda run, scale, when, params: change[(run["arm"], run["window"], round(when, 6))])
+
+    row = {t.id: t for t in load_targets()[1]}["an_difference_3h_ratio"]
+    assert runner.compute(row, Stub()) == pytest.approx(8.0 / 14.0)
+
+
 def test_risk_ratio_over_time_is_undefined_without_a_reference_rate(monkeypatch):
     """Nobody responding at the reference time (the monoamine hypothesis 24 h after ketamine) makes the ratio
     undefined, a failed row, not a huge number that would swamp the objective."""

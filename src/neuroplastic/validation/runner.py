@@ -292,6 +292,7 @@ def compute(target: Target, sim: Simulator) -> float:
         return session_statistic(sim, target.protocol, st)
     run = sim.arm(target.protocol, st["arm"])
     ref = sim.arm(target.protocol, st["ref"]) if "ref" in st else None
+    protocol_run, protocol_ref = run, ref
     if "recall" in st:   # a rating over its own window (e.g. the time since the first dose)
         run = _recall_view(run, days(st["recall"]), p)
         ref = None if ref is None else _recall_view(ref, days(st["recall"]), p)
@@ -353,7 +354,12 @@ def compute(target: Target, sim: Simulator) -> float:
         m = run["t"] <= when + 1e-9
         return _vertex_time(run["t"][m], d[m])
     if kind == "effect_ratio":
-        d1 = _change(run, st["scale"], days(st["peak"]), p) - _change(ref, st["scale"], days(st["peak"]), p)
+        # the rating at ``peak`` is over the protocol's window unless ``peak_recall`` sets its own; ``recall`` is the
+        # window of the rating at ``time`` (e.g. 3 h since the dose against the 24-h-recall rating at day 1)
+        prun, pref = (run, ref) if "recall" in st and "peak_recall" not in st else (protocol_run, protocol_ref)
+        if "peak_recall" in st:
+            prun, pref = (_recall_view(x, days(st["peak_recall"]), p) for x in (protocol_run, protocol_ref))
+        d1 = _change(prun, st["scale"], days(st["peak"]), p) - _change(pref, st["scale"], days(st["peak"]), p)
         d2 = _change(run, st["scale"], when, p) - _change(ref, st["scale"], when, p)
         return float(d2 / d1) if abs(d1) > 1e-9 else float("nan")
     if kind == "desensitised_fraction":
