@@ -88,3 +88,20 @@ def test_simulated_trials_land_near_published_rates():
     assert -4.0 <= diff <= -1.0
     stard = npl.simulate(Path(__file__).resolve().parents[1] / "examples" / "stard_level1.yaml").summary
     assert 0.20 <= stard["hamd17"]["remission_rate"] <= 0.36
+
+
+def test_a_sampled_cohort_draws_its_traits_from_the_run_parameters():
+    """The population distributions are parameters like any other: a run with a changed set samples its cohort from
+    that set (a milder population median starts milder), as the validation population does."""
+    y = """
+name: milder population
+duration: 1 day
+output_every: 1 day
+seed: 2
+patients: {n: 20, population: mdd}
+"""
+    sc = npl.parse_scenario(y)
+    base = npl.simulate(sc).dataset["stress_load"].isel(time=0).values
+    p = npl.default_parameters()
+    milder = npl.simulate(sc, params=p.with_values({"population.mdd.stress_median": 0.8}))
+    assert np.allclose(milder.dataset["stress_load"].isel(time=0).values, 0.8 * base)

@@ -54,8 +54,9 @@ class Patients:
 STIMULATION_FIELDS = ("motor_depth", "dlpfc_depth", "optimum_offset", "placement", "anticorrelation")
 
 
-def patients_from(scenario: Scenario, arm_index: int = 0) -> Patients:
-    """The patients of one arm: the scenario's single patient, or a sample of its population.
+def patients_from(scenario: Scenario, arm_index: int = 0, params: ParameterSet | None = None) -> Patients:
+    """The patients of one arm: the scenario's single patient, or a sample of its population drawn from the
+    population distributions of ``params`` (the registry's by default), the set the run itself uses.
 
     In a parallel design arm k gets patients k*n .. (k+1)*n-1 (its own sample); in a crossover every arm
     gets the same patients.
@@ -68,7 +69,7 @@ def patients_from(scenario: Scenario, arm_index: int = 0) -> Patients:
                         **depths)
     from ..population import sample_patients
     start = 0 if scenario.design == "crossover" else arm_index * scenario.n_patients
-    return sample_patients(scenario.n_patients, scenario.population or "mdd", scenario.seed, start=start)
+    return sample_patients(scenario.n_patients, scenario.population or "mdd", scenario.seed, start=start, params=params)
 
 
 @dataclass
@@ -372,7 +373,7 @@ def simulate_arms(scenario: Scenario, params: ParameterSet | None = None, *, fro
     budget = estimate(scenario, out_times, streamed=sink is not None, chunk=chunk, processes=processes,
                       workers=workers, scheduler=scheduler, max_memory=max_memory).check(max_memory)
     params = params or default_parameters()
-    pats = {name: patients_from(scenario, k) for k, (name, _) in enumerate(scenario.arm_list())}
+    pats = {name: patients_from(scenario, k, params) for k, (name, _) in enumerate(scenario.arm_list())}
     jobs, keys = [], []
     for name, trs in scenario.arm_list():
         n = pats[name].n

@@ -117,7 +117,7 @@ def run_design(sc, params, *, frozen=(), progress=None, out_times=None, chunk=No
     chunk = chunk_size(sc, times, chunk)
     cohorts = []
     for k, (name, plan, label) in enumerate(_initial(sc)):
-        pats = patients_from(sc, k)
+        pats = patients_from(sc, k, params)
         P = pats.n
         c = Cohort(name, pats, [plan] * P, [[(0.0, label)] for _ in range(P)], [[(0.0, 1)] for _ in range(P)],
                    np.ones(P, bool), np.full(P, np.inf), runs=[None] * P)
