@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
+from ketamine_course_scan import variant   # the same variant syntax (this folder is on the path when run as a script)
 
 WITHDRAWAL = """
 name: continuation, withdrawal and a finished CBT course
@@ -54,16 +55,8 @@ STATE = ("hamd17_expected", "stress_exposure", "stress_load", "activity_sgacc", 
          "expectancy", "synaptic_5ht")
 
 
-def variant(base, spec: str):
-    """The parameter set of one variant (``shipped`` or ``name=value,...`` in display units)."""
-    if spec == "shipped":
-        return base
-    return base.with_values({k.strip(): float(v) for k, v in (item.split("=") for item in spec.split(","))})
-
-
 def _weeks(ds):
-    t = ds["time"].values.astype(float)
-    return t / 86400.0 / 7.0 if t.max() > 1e4 else t / 7.0
+    return ds["time"].values.astype(float) / 7.0   # output time is in days
 
 
 def withdrawal_responders(ds, arm: str):

@@ -354,10 +354,8 @@ def compute(target: Target, sim: Simulator) -> float:
         m = run["t"] <= when + 1e-9
         return _vertex_time(run["t"][m], d[m])
     if kind == "effect_ratio":
-        # the rating at ``peak`` is over the protocol's window unless ``peak_recall`` sets its own; ``recall`` is the
-        # window of the rating at ``time`` (e.g. 3 h since the dose against the 24-h-recall rating at day 1)
-        prun, pref = (run, ref) if "recall" in st and "peak_recall" not in st else (protocol_run, protocol_ref)
-        if "peak_recall" in st:
+        prun, pref = run, ref
+        if "peak_recall" in st:   # the rating at `peak` over its own window; `recall` stays the window at `time`
             prun, pref = (_recall_view(x, days(st["peak_recall"]), p) for x in (protocol_run, protocol_ref))
         d1 = _change(prun, st["scale"], days(st["peak"]), p) - _change(pref, st["scale"], days(st["peak"]), p)
         d2 = _change(run, st["scale"], when, p) - _change(ref, st["scale"], when, p)
