@@ -59,12 +59,21 @@ def _weeks(ds):
     return ds["time"].values.astype(float) / 7.0   # output time is in days
 
 
+def _week_index(ds, week: float) -> int:
+    return int(np.argmin(abs(_weeks(ds) - week)))
+
+
+def _by_patient(ds, name: str, arm: str) -> np.ndarray:
+    """Output variable ``name`` of ``arm`` as a (patient, time) float array."""
+    return ds[name].sel(arm=arm).transpose("patient", "time").values.astype(float)
+
+
 def withdrawal_responders(ds, arm: str):
     """Responders at weeks 14 and 16 (HAM-D17 <= 12 at both) and whether each relapses (>= 16 at two successive
     fortnightly ratings after week 16), as the relapse check reads them."""
     w = _weeks(ds)
-    h = ds["hamd17"].sel(arm=arm).transpose("patient", "time").values.astype(float)
-    i14, i16 = int(np.argmin(abs(w - 14))), int(np.argmin(abs(w - 16)))
+    h = _by_patient(ds, "hamd17", arm)
+    i14, i16 = _week_index(ds, 14), _week_index(ds, 16)
     resp = (h[:, i14] <= 12) & (h[:, i16] <= 12)
     visits = np.where((w > 16) & (np.round(w - 16) % 2 == 0))[0]
     high = h[:, visits] >= 16
@@ -74,19 +83,17 @@ def withdrawal_responders(ds, arm: str):
 
 def rtms_responders(ds):
     """Responders at week 6 (HAM-D17 at most half its baseline) and whether each still responds at week 32."""
-    w = _weeks(ds)
-    h = ds["hamd17"].sel(arm="rtms").transpose("patient", "time").values.astype(float)
-    i6, i32 = int(np.argmin(abs(w - 6))), int(np.argmin(abs(w - 32)))
+    h = _by_patient(ds, "hamd17", "rtms")
+    i6, i32 = _week_index(ds, 6), _week_index(ds, 32)
     return h[:, i6] <= 0.5 * h[:, 0], h[:, i32] <= 0.5 * h[:, 0]
 
 
 def state_table(ds, arm: str, who: np.ndarray, weeks) -> list[str]:
     """One line per state variable: its mean over the patients ``who`` at ``weeks``."""
-    w = _weeks(ds)
-    idx = [int(np.argmin(abs(w - k))) for k in weeks]
+    idx = [_week_index(ds, k) for k in weeks]
     lines = []
     for name in STATE:
-        x = ds[name].sel(arm=arm).transpose("patient", "time").values
+        x = _by_patient(ds, name, arm)
         m = x[who].mean(axis=0) if who.any() else np.full(x.shape[1], np.nan)
         lines.append(f"    {name:18s}" + "".join(f"{m[i]:9.3f}" for i in idx))
     return lines
@@ -117,7 +124,7 @@ def main():
               " still responding at week 32; weeks" + "".join(f"{k:9d}" for k in weeks))
         print("\n".join(state_table(ds, "rtms", resp, weeks)))
         print("    non-responders' expectancy at week 6:"
-              f" {float(ds['expectancy'].sel(arm='rtms').transpose('patient', 'time').values[~resp][:, 6].mean()):.3f}",
+              f" {float(_by_patient(ds, 'expectancy', 'rtms')[~resp][:, _week_index(ds, 6)].mean()):.3f}",
               flush=True)
 
 
