@@ -2,7 +2,7 @@
 
 The lasting-change issue asks that withdrawing a drug to placebo relapse clearly more than continuing it (Geddes
 2003: 41% against 18% over a year), that a finished CBT course protect better than a withdrawn drug, and that most
-rTMS responders stay well for six months (Senova 2019: 53%). The shipped set (plasticity-v16) gives relapse of 5%
+rTMS responders stay well for six months (Senova 2019: 53%). plasticity-v16 gave relapse of 5%
 continued, 10% withdrawn and 10% after CBT (120 patients), and 43% of rTMS responders still responding at week 32
 (plasticity-v15: about 30%). This study reruns the two scenarios of those checks
 (escitalopram continued, withdrawn to placebo pills at week 16, a 16-session CBT course, placebo pills and no
