@@ -132,6 +132,23 @@ def test_guided_sessions_give_the_pathway_more_than_the_5cm_rule_on_the_same_pat
     assert np.mean(w["sgacc_anticorrelated"] > w["5cm"]) > 0.7
 
 
+def test_session_drive_follows_the_pulses_delivered_per_second():
+    """The slow layer's input of a session is what its pulses evoke on average: per patient the same recruitment and
+    coupling, scaled by the mean pulse rate (iTBS: 600 pulses in 192 s against 3,000 in 2,224 s for 10 Hz), so the
+    input integrated over a session is proportional to its pulses."""
+    traits = sample_patients(20, "trd", seed=4).stimulation(P)
+    plans = {}
+    for proto in ("10hz", "itbs", "1hz"):
+        sc = load_scenario({"name": "x", "duration": "1 day", "treatments": [{"tms": {"protocol": proto}}]})
+        plans[proto] = session_plan(sc.treatments[0].tms, P, traits)
+    ten = plans["10hz"]
+    assert np.allclose(ten.dlpfc_drive, ten.coupling * ten.recruited * P.si("tms.session.dlpfc_drive"))
+    for proto, plan in plans.items():
+        per_pulse = plan.dlpfc_drive * plan.duration / plan.n_pulses
+        assert np.allclose(per_pulse, ten.dlpfc_drive * ten.duration / ten.n_pulses, rtol=1e-12), proto
+    assert np.allclose(plans["itbs"].dlpfc_drive / ten.dlpfc_drive, (600 / 191.86) / (3000 / 2224.0), rtol=1e-3)
+
+
 # -- spacing: refractoriness of tagged synapses -------------------------------------------------------------------
 def _second_session_gain(gap_min: float) -> float:
     """Extra early change from a second identical session ``gap_min`` after the first, relative to the first's,

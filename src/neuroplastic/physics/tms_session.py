@@ -3,7 +3,8 @@
 Per patient: intensity (% rMT) -> the output that is for this patient's motor depth (optionally Stokes-adjusted)
 -> E at this patient's dlPFC depth -> recruitment -> the calcium rule on the millisecond scale -> mean early
 efficacy change of the target synapses; times the coupling of the stimulated site into the dlPFC -> sgACC
-pathway (physics/tms/targeting.py). Plus the extra dlPFC activity while the session runs.
+pathway (physics/tms/targeting.py). Plus the extra dlPFC activity while the session runs, in proportion to the
+pulses it delivers per second (:func:`pulse_rate_factor`).
 
 The calcium rule is run once per protocol on a grid of fields (:func:`response_table`, pure and cached) and read
 per patient by shape-preserving interpolation; :func:`session_plan` with ``exact=True`` runs it at every patient's
@@ -159,5 +160,28 @@ def session_plan(tms, params: ParameterSet, traits=None, *, exact: bool = False)
         f_rec, f_dw = response_table(protocol, sub)
         rec, dw = f_rec(dose.efield), f_dw(dose.efield)
     k = dose.coupling
+    drive = k * rec * params.si("tms.session.dlpfc_drive") * pulse_rate_factor(protocol)
     return SessionPlan(protocol.name, int(protocol.n_pulses), float(tms.intensity), float(protocol.duration),
-                       tms.aim.label, dose.efield, rec, k, k * dw, k * rec * params.si("tms.session.dlpfc_drive"))
+                       tms.aim.label, dose.efield, rec, k, k * dw, drive)
+
+
+def pulse_rate_factor(protocol) -> float:
+    """The session's mean pulse rate relative to the standard 10 Hz session's (3,000 pulses in 4-s trains 26 s apart,
+    O'Reardon 2007: 1.35 pulses a second over its 37 minutes).
+
+    The slow layer sees a session as extra dlPFC input for its duration: the mean of what its pulses evoke, each
+    pulse firing the recruited fraction of the target once, so the input scales with the pulses delivered per
+    second. A 600-pulse iTBS session delivers its pulses 2.3 times as densely, over 3 minutes; a 1 Hz train at
+    0.74 times the rate, over 15 minutes. ``tms.session.dlpfc_drive`` is the input of the standard session.
+
+    Example
+    -------
+    >>> from neuroplastic.physics.tms.protocols import make_protocol
+    >>> round(pulse_rate_factor(make_protocol("10hz")), 6), round(pulse_rate_factor(make_protocol("itbs")), 3)
+    (1.0, 2.318)
+    >>> round(pulse_rate_factor(make_protocol("1hz")), 3)
+    0.741
+    """
+    from .tms.protocols import make_protocol
+    standard = make_protocol("10hz")
+    return (protocol.n_pulses / protocol.duration) / (standard.n_pulses / standard.duration)
