@@ -14,6 +14,7 @@ own field instead (the reference path the tests compare against).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy.interpolate import PchipInterpolator
@@ -182,6 +183,12 @@ def pulse_rate_factor(protocol) -> float:
     >>> round(pulse_rate_factor(make_protocol("1hz")), 3)
     0.741
     """
+    return (protocol.n_pulses / protocol.duration) / _standard_pulse_rate()
+
+
+@lru_cache(maxsize=1)
+def _standard_pulse_rate() -> float:
+    """Mean pulse rate (1/s) of the standard 10 Hz session: a constant, built once rather than at every plan."""
     from .tms.protocols import make_protocol
     standard = make_protocol("10hz")
-    return (protocol.n_pulses / protocol.duration) / (standard.n_pulses / standard.duration)
+    return standard.n_pulses / standard.duration
