@@ -56,6 +56,7 @@ _VARS = [
     StateVar("episode_rate", "1", "natural-course speed of this episode (1 typical)", DAY, "trait", output=False),
     StateVar("expectancy_cue", "1", "expectation of benefit reinforced by the administrations experienced so far (extinguishing)", 14 * DAY, "brain.expectancy"),
     StateVar("expectancy", "1", "expectancy of benefit (0 none, 1 = an oral placebo course)", 3 * DAY, "brain.expectancy"),
+    StateVar("expectancy_surprise", "1", "surprise of an administration: what it signals beyond the expectation already held (a prediction error, decaying within hours)", HOUR, "brain.expectancy"),
     StateVar("mood", "1", "latent depressive mood (severity 0 none .. 1 maximal), following what the circuit implies; output as severity", 12 * HOUR, "mood.state", output=False),
     StateVar("mood_integral", "day", "running integral of latent mood since the start (read by the rating recall windows)", 7 * DAY, "mood.state", output=False),
     StateVar("monoamine_index", "1", "lagged synaptic monoamine index (monoamine hypothesis)", DAY, "mood.monoamine"),
@@ -255,7 +256,10 @@ class BrainModel:
         state = dict(m5=rel["5ht"], mne=rel["ne"], mda=rel["da"], spines=spines, efficacy=efficacy,
                      n_mature=neurogenesis.young_index(g.p_ng, N_of(v)), stress=v["stress_load"],
                      sigma_s=v["sgacc_scaling"], theta_d=v["threshold_dlpfc"], theta_s=v["threshold_sgacc"], burst=burst)
-        u_d0, u_r0 = g.p_exp["w_dlpfc"] * expect, g.p_exp["w_reward"] * expect   # standing drives (the belief)
+        # standing drives (the belief), and the phasic drive of an administration's surprise (the prediction error,
+        # carried by dopamine to the reward node: ventral striatum)
+        u_d0 = g.p_exp["w_dlpfc"] * expect
+        u_r0 = g.p_exp["w_reward"] * expect + g.p_exp["w_surprise"] * v["expectancy_surprise"]
         task_d, task_r = inp["dlpfc_drive"], inp["reward_drive"]
         a_d, a_s, a_h, a_r = circuit.solve(g.p_circ, u_d=task_d + u_d0, u_r=task_r + u_r0, **state)
         out.update(activity_dlpfc=a_d, activity_sgacc=a_s, activity_hippocampus=a_h, activity_reward=a_r,
@@ -330,6 +334,7 @@ class BrainModel:
         # expectancy: the reinforced cue extinguishes; the expectation builds up towards it (one pair of constants)
         d["expectancy_cue"] = -v["expectancy_cue"] / g.p_exp["extinction_time"]
         d["expectancy"] = (v["expectancy_cue"] - v["expectancy"]) / g.p_exp["build_time"]
+        d["expectancy_surprise"] = -v["expectancy_surprise"] / g.p_exp["surprise_time"]
         # mood is slow state: it follows the severity its circuit (or its monoamines) implies
         d["mood"] = (f["severity"] - v["mood"]) / g.p_mood["time"]
         d["mood_integral"] = v["mood"] / DAY
@@ -358,6 +363,7 @@ class BrainModel:
         # parameter set's value (a per-patient value of a batched fit differs from it by a small remainder in rhs)
         lam[i["mood"]] = 1.0 / self.p_mood["time"]
         lam[i["expectancy"]] = 1.0 / self.p_exp["build_time"]
+        lam[i["expectancy_surprise"]] = 1.0 / self.p_exp["surprise_time"]
         return lam * self._mask
 
     # -- episodes (millisecond-scale sessions) -------------------------------------------------------------
@@ -399,11 +405,15 @@ class BrainModel:
 
     def experience(self, y: np.ndarray, level) -> np.ndarray:
         """An administration the patient experiences reinforces the expectation of benefit up to its ``level``
-        (per patient; beliefs do not add: the cue is the strongest recent one, then extinguishes)."""
+        (per patient; beliefs do not add: the cue is the strongest recent one, then extinguishes). What it signals
+        beyond the cue already held is its surprise (a reward prediction error), which adds a phasic drive that
+        decays within hours: large at a first administration, small once the course is expected."""
         if any("brain.expectancy".startswith(f) for f in self.frozen):
             return y
         y = y.copy()
         v = self.layout.view(y)
+        level = np.asarray(level, float)
+        v["expectancy_surprise"] = v["expectancy_surprise"] + np.maximum(level - v["expectancy_cue"], 0.0)
         v["expectancy_cue"] = np.maximum(v["expectancy_cue"], level)
         return y
 
@@ -416,7 +426,7 @@ class BrainModel:
                 "spine_synthesis": 1.0, "bdnf_released": 0.0,
                 "spines_labile": L, "spines_stable": S, "plasticity_proteins": 0.0, "bcm_threshold": 1.0,
                 "sgacc_scaling": 1.0, "stress_load": 0.0, "stress_exposure": 0.0, "expectancy_cue": 0.0, "expectancy": 0.0,
-                "mood_integral": 0.0}
+                "expectancy_surprise": 0.0, "mood_integral": 0.0}
         for name, n in zip(neurogenesis.STAGES + ("neurogenesis_mature",), Ns):
             vals[name] = n
         return self.layout.pack({k: np.full(n_patients, val) for k, val in vals.items()}, n_patients)

@@ -176,7 +176,7 @@ def estimate(scenario, out_times=None, *, streamed: bool = False, chunk: int | N
     ...                     treatments=[{"drug": "escitalopram", "dose": "10 mg", "every": "1 day"}])
     >>> b = estimate(sc, streamed=True, processes=16)
     >>> b.output_times, b.variables, round(b.output_bytes / 2**30, 1), b.peak_bytes < 8 * 2**30
-    (85, 64, 4.1, True)
+    (85, 65, 4.1, True)
     """
     from ..pharmacology import DRUGS
     from ._backends import auto_processes

@@ -16,7 +16,8 @@ Two schemes share the grid:
 
 :func:`make_grid` refines the steps after every event (dose, infusion start and end, session, pulse edge): the first
 step after an event is ``h_after`` and each following step may grow to the time elapsed since the event, up to
-``h_max``; short pulses keep their 10-minute windows. The grid depends on the scenario only, never on the patients,
+``h_max``, never crossing a multiple of ``h_max`` (so outputs every 6 h, day or week share their nodes and numbers);
+short pulses keep their 10-minute windows. The grid depends on the scenario only, never on the patients,
 so numbers do not depend on how a cohort is chunked.
 """
 
@@ -46,7 +47,7 @@ def make_grid(duration: float, output_every: float, event_times: np.ndarray, h_m
     ([0.0, 1800.0, 3600.0, 7200.0], [0, 2, 3])
     >>> nodes, out = make_grid(86400.0, 86400.0, np.array([0.0]), h_max=6 * 3600.0, h_after=3600.0, out_times=[0.0, 86400.0])
     >>> (nodes / 3600).tolist()
-    [0.0, 1.0, 2.0, 4.0, 8.0, 14.0, 19.0, 24.0]
+    [0.0, 1.0, 2.0, 4.0, 6.0, 12.0, 18.0, 24.0]
     """
     if out_times is None:
         n_out = int(np.floor(duration / output_every + 1e-9)) + 1
@@ -69,7 +70,11 @@ def make_grid(duration: float, output_every: float, event_times: np.ndarray, h_m
 
 
 def _ramped(stops: np.ndarray, events: np.ndarray, h_max: float, h_after: float) -> np.ndarray:
-    """Nodes through every stop; after each event the step starts at h_after and grows to the elapsed time."""
+    """Nodes through every stop; after each event the step starts at h_after and grows to the elapsed time.
+
+    Steps never cross a multiple of ``h_max`` (the lattice): the nodes between two stops do not depend on where
+    the other stops are, so outputs on the lattice (every 6 h, every day, every week) are computed on the same
+    nodes whichever of them a scenario asks for, and give the same numbers."""
     nodes = [float(stops[0])]
     t = float(stops[0])
     for nxt in stops[1:]:
@@ -78,9 +83,10 @@ def _ramped(stops: np.ndarray, events: np.ndarray, h_max: float, h_after: float)
             k = np.searchsorted(events, round(t, 6), side="right") - 1
             since = t - events[k] if k >= 0 else np.inf
             h = min(h_max, max(h_after, since))
-            gap = nxt - t
+            end = min(nxt, (np.floor(t / h_max + 1e-9) + 1.0) * h_max)   # the next stop or lattice point
+            gap = end - t
             if gap <= h * (1 + 1e-9):
-                t = nxt
+                t = end
             else:
                 t = t + (gap / np.ceil(gap / h) if gap < 2 * h else h)  # split a short remainder evenly
             t = round(t, 6)
