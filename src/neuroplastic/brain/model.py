@@ -56,7 +56,7 @@ _VARS = [
     StateVar("episode_rate", "1", "natural-course speed of this episode (1 typical)", DAY, "trait", output=False),
     StateVar("expectancy_cue", "1", "expectation of benefit reinforced by the administrations experienced so far (extinguishing)", 14 * DAY, "brain.expectancy"),
     StateVar("expectancy", "1", "expectancy of benefit (0 none, 1 = an oral placebo course)", 3 * DAY, "brain.expectancy"),
-    StateVar("expectancy_prediction", "1", "benefit an administration is predicted to bring, learned from the administrations experienced (kept: extinction lowers the expectation of benefit, not what an administration is known to signal)", 14 * DAY, "brain.expectancy"),
+    StateVar("expectancy_prediction", "1", "benefit an administration is predicted to bring, learned from the administrations experienced (kept: extinction lowers the expectation of benefit, not what an administration is known to signal)", 14 * DAY, "brain.expectancy", output=False),
     StateVar("expectancy_surprise", "1", "surprise of an administration: what it signals beyond what was predicted (a prediction error, decaying within hours)", HOUR, "brain.expectancy"),
     StateVar("mood", "1", "latent depressive mood (severity 0 none .. 1 maximal), following what the circuit implies; output as severity", 12 * HOUR, "mood.state", output=False),
     StateVar("mood_integral", "day", "running integral of latent mood since the start (read by the rating recall windows)", 7 * DAY, "mood.state", output=False),
