@@ -140,6 +140,25 @@ def test_objective_terms_batch_equals_objective_terms():
     assert got == [objective_terms(v, p, "plasticity", tg) for v in values]
 
 
+def test_a_candidate_runs_only_the_protocols_its_rows_read():
+    """With rows per candidate (a cross-validation fold holds a family out), an arm runs only for the candidates
+    whose rows read its protocol, and each candidate's terms equal its own sequential evaluation."""
+    from neuroplastic.validation.calibrate import objective_terms, objective_terms_batch
+    from neuroplastic.validation.runner import BatchSimulator
+    _, targets = load_targets()
+    klein = [t for t in targets if t.id in ("klein_esc_6h", "klein_esc_54h")]
+    other = next(t for t in targets if t.id == "meyer_sert_escitalopram")
+    p = default_parameters()
+    values = [{"brain.circuit.w_5ht_sgacc": 0.1}, {}]
+    rows_per = [klein, [klein[0], other]]
+    got = objective_terms_batch(values, p, "plasticity", (), rows_per=rows_per)
+    assert got == [objective_terms(v, p, "plasticity", r) for v, r in zip(values, rows_per)]
+    assert list(got[0]) == [t.id for t in klein] and list(got[1]) == [klein[0].id, other.id]
+    sim = BatchSimulator(p, values, "plasticity", needs=[{t.protocol for t in r} for r in rows_per])
+    sim.views[1].arm(other.protocol, next(iter(sim.protocols[other.protocol]["arms"])))
+    assert [k for k in range(2) if k in next(iter(sim._cache.values()))] == [1]
+
+
 def test_candidates_differing_only_in_a_drive_share_one_calendar():
     """A practice drive of 0 still gives the practice pulses (of value 0), so candidates that differ only in drive
     share one calendar and one batched run; the numbers equal sequential runs (candidates whose calendars do differ

@@ -87,12 +87,12 @@ def test_fit_stays_inside_the_registry_ranges(cheap):
 def test_folds_in_lockstep_equal_separate_fits(monkeypatch):
     """The cross-validation folds run beside the full fit in one batch per generation; each search's result equals
     the fit it would reach on its own."""
-    def fake(values_list, base, hypothesis, fit_targets, **kw):
+    def fake(values_list, base, hypothesis, rows_per, **kw):
         out = []
-        for v in values_list:
+        for v, rows in zip(values_list, rows_per):
             x = [(v[n] - base[n].low) / (base[n].high - base[n].low) for n in sorted(v)]
             out.append({t.id: (x[i % len(x)] - 0.2 - 0.5 * (t.family == "ketamine")) ** 2 * 10
-                        for i, t in enumerate(fit_targets)})
+                        for i, t in enumerate(rows)})
         return out
 
     monkeypatch.setattr(cal, "_generation", fake)
@@ -121,12 +121,35 @@ def test_generation_split_over_shares_keeps_candidate_order(monkeypatch):
     def fake_executor(workers=None, scheduler=None):
         yield lambda f, items: (f(x) for x in items)
 
+    from types import SimpleNamespace
+
+    row = lambda i: SimpleNamespace(id=i, protocol="p")
     monkeypatch.setattr("neuroplastic.engine._backends.executor", fake_executor)
     monkeypatch.setattr(cal, "objective_terms_batch",
-                        lambda vl, base, hyp, tg: [{"x": v["k"]} for v in vl])
-    monkeypatch.setattr(cal, "load_targets", lambda: ({}, ()))
-    got = cal._generation([{"k": float(i)} for i in range(7)], None, "plasticity", [], workers=3)
+                        lambda vl, base, hyp, tg, rows_per: [{r.id: v["k"] for r in rs} for v, rs in zip(vl, rows_per)])
+    monkeypatch.setattr(cal, "_rows", lambda ids: [row(i) for i in ids])
+    rows = [[row("x")] if i % 2 else [row("x"), row("y")] for i in range(7)]
+    got = cal._generation([{"k": float(i)} for i in range(7)], None, "plasticity", rows, workers=3)
     assert [t["x"] for t in got] == [float(i) for i in range(7)]
+    assert [sorted(t) for t in got] == [[r.id for r in rs] for rs in rows]
+
+
+def test_generation_runs_a_repeated_candidate_once_on_the_union_of_its_rows(monkeypatch):
+    """The priors ride along with the first generation of the full fit and of every fold: they run once, on every
+    row any of their searches reads, and each search gets its own rows back."""
+    from types import SimpleNamespace
+
+    calls = []
+
+    def fake(vl, base, hyp, tg, rows_per):
+        calls.append([[r.id for r in rs] for rs in rows_per])
+        return [{r.id: v["k"] * 10 + len(r.id) for r in rs} for v, rs in zip(vl, rows_per)]
+
+    monkeypatch.setattr(cal, "objective_terms_batch", fake)
+    a, b, c = (SimpleNamespace(id=i, protocol=i) for i in ("a", "bb", "ccc"))
+    got = cal._generation([{"k": 0.0}, {"k": 1.0}, {"k": 0.0}], None, "plasticity", [[a, b], [a], [b, c]])
+    assert calls == [[["a", "bb", "ccc"], ["a"]]]
+    assert got == [{"a": 1.0, "bb": 2.0}, {"a": 11.0}, {"bb": 2.0, "ccc": 3.0}]
 
 
 def test_identifiability_flags_a_parameter_no_row_moves(monkeypatch):

@@ -177,8 +177,10 @@ def test_ketamine_never_takes_the_score_below_healthy():
 
 
 def test_an_administration_signals_its_surprise_once():
-    """The phasic drive of an administration is its prediction error: the level beyond the cue already held. A
-    first dose carries all of it, a second at once none, one after weeks of extinction the part that has faded."""
+    """The phasic drive of an administration is its prediction error: the level beyond what an administration was
+    predicted to bring. A first dose carries all of it, a second none, one after weeks of extinction none either
+    (extinction lowers the expectation of benefit, not what an administration is known to signal), and a stronger
+    form after a weaker one the difference."""
     from neuroplastic.brain.model import BrainModel
 
     p = default_parameters()
@@ -187,14 +189,29 @@ def test_an_administration_signals_its_surprise_once():
     first = m.experience(y, np.array([1.0, 2.0]))
     v = m.layout.view(first)
     np.testing.assert_allclose(v["expectancy_surprise"], [1.0, 2.0])
+    np.testing.assert_allclose(v["expectancy_prediction"], [1.0, 2.0])
     again = m.layout.view(m.experience(first, np.array([1.0, 2.0])))
     np.testing.assert_allclose(again["expectancy_surprise"], [1.0, 2.0])   # nothing new: no further surprise
     faded = first.copy()
     fv = m.layout.view(faded)
     fv["expectancy_surprise"][:] = 0.0
-    fv["expectancy_cue"][:] = [0.25, 2.5]
+    fv["expectancy_cue"][:] = [0.25, 0.5]     # weeks of extinction between sessions
     after = m.layout.view(m.experience(faded, np.array([1.0, 2.0])))
-    np.testing.assert_allclose(after["expectancy_surprise"], [0.75, 0.0])
+    np.testing.assert_allclose(after["expectancy_surprise"], [0.0, 0.0])
+    np.testing.assert_allclose(after["expectancy_cue"], [1.0, 2.0])        # the cue is reinforced again
+    stronger = m.layout.view(m.experience(faded, np.array([1.5, 2.0])))
+    np.testing.assert_allclose(stronger["expectancy_surprise"], [0.5, 0.0])
+
+
+def test_spaced_sessions_carry_no_recurring_surprise():
+    """Weekly sessions: the cue extinguishes between them, but only the first session is a surprise, so no later
+    session (and so not the last one) moves mood within hours."""
+    r, _, _ = _run([{"psychotherapy": {"kind": "cbt", "every": "1 week", "sessions": 8}}], duration="10 weeks",
+                   every="6 hours")
+    t = r.time / DAY
+    s = r.observed["expectancy_surprise"][:, 0]
+    assert s.max() > 0.1
+    assert s[t > 6.5].max() < 1e-6 * s.max()
 
 
 def test_a_first_administration_acts_within_hours_and_settles_within_a_day():

@@ -56,7 +56,8 @@ _VARS = [
     StateVar("episode_rate", "1", "natural-course speed of this episode (1 typical)", DAY, "trait", output=False),
     StateVar("expectancy_cue", "1", "expectation of benefit reinforced by the administrations experienced so far (extinguishing)", 14 * DAY, "brain.expectancy"),
     StateVar("expectancy", "1", "expectancy of benefit (0 none, 1 = an oral placebo course)", 3 * DAY, "brain.expectancy"),
-    StateVar("expectancy_surprise", "1", "surprise of an administration: what it signals beyond the expectation already held (a prediction error, decaying within hours)", HOUR, "brain.expectancy"),
+    StateVar("expectancy_prediction", "1", "benefit an administration is predicted to bring, learned from the administrations experienced (kept: extinction lowers the expectation of benefit, not what an administration is known to signal)", 14 * DAY, "brain.expectancy", output=False),
+    StateVar("expectancy_surprise", "1", "surprise of an administration: what it signals beyond what was predicted (a prediction error, decaying within hours)", HOUR, "brain.expectancy"),
     StateVar("mood", "1", "latent depressive mood (severity 0 none .. 1 maximal), following what the circuit implies; output as severity", 12 * HOUR, "mood.state", output=False),
     StateVar("mood_integral", "day", "running integral of latent mood since the start (read by the rating recall windows)", 7 * DAY, "mood.state", output=False),
     StateVar("monoamine_index", "1", "lagged synaptic monoamine index (monoamine hypothesis)", DAY, "mood.monoamine"),
@@ -406,14 +407,17 @@ class BrainModel:
     def experience(self, y: np.ndarray, level) -> np.ndarray:
         """An administration the patient experiences reinforces the expectation of benefit up to its ``level``
         (per patient; beliefs do not add: the cue is the strongest recent one, then extinguishes). What it signals
-        beyond the cue already held is its surprise (a reward prediction error), which adds a phasic drive that
-        decays within hours: large at a first administration, small once the course is expected."""
+        beyond what an administration was predicted to bring is its surprise (a reward prediction error), which adds
+        a phasic drive that decays within hours: the whole level at a first administration, nothing at the later
+        ones of a course (the prediction is learned at the first and kept), the difference when a stronger form
+        follows a weaker one."""
         if any("brain.expectancy".startswith(f) for f in self.frozen):
             return y
         y = y.copy()
         v = self.layout.view(y)
         level = np.asarray(level, float)
-        v["expectancy_surprise"] = v["expectancy_surprise"] + np.maximum(level - v["expectancy_cue"], 0.0)
+        v["expectancy_surprise"] = v["expectancy_surprise"] + np.maximum(level - v["expectancy_prediction"], 0.0)
+        v["expectancy_prediction"] = np.maximum(v["expectancy_prediction"], level)
         v["expectancy_cue"] = np.maximum(v["expectancy_cue"], level)
         return y
 
@@ -426,7 +430,7 @@ class BrainModel:
                 "spine_synthesis": 1.0, "bdnf_released": 0.0,
                 "spines_labile": L, "spines_stable": S, "plasticity_proteins": 0.0, "bcm_threshold": 1.0,
                 "sgacc_scaling": 1.0, "stress_load": 0.0, "stress_exposure": 0.0, "expectancy_cue": 0.0, "expectancy": 0.0,
-                "expectancy_surprise": 0.0, "mood_integral": 0.0}
+                "expectancy_prediction": 0.0, "expectancy_surprise": 0.0, "mood_integral": 0.0}
         for name, n in zip(neurogenesis.STAGES + ("neurogenesis_mature",), Ns):
             vals[name] = n
         return self.layout.pack({k: np.full(n_patients, val) for k, val in vals.items()}, n_patients)

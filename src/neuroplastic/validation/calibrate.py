@@ -98,12 +98,23 @@ def objective_terms(values: dict, base: ParameterSet, hypothesis: str, fit_targe
     return _terms(Simulator(params, hypothesis), fit_targets)
 
 
-def objective_terms_batch(values_list, base: ParameterSet, hypothesis: str, fit_targets) -> list[dict[str, float]]:
+def objective_terms_batch(values_list, base: ParameterSet, hypothesis: str, fit_targets, *,
+                          rows_per=None) -> list[dict[str, float]]:
     """:func:`objective_terms` for a generation of candidates at once (one batched run of every protocol arm);
-    entry k equals ``objective_terms(values_list[k], base, hypothesis, fit_targets)``."""
+    entry k equals ``objective_terms(values_list[k], base, hypothesis, fit_targets)``. With ``rows_per`` (one
+    list of rows per candidate, instead of ``fit_targets`` for all) candidate k is scored on its own rows, and an
+    arm runs only for the candidates whose rows read its protocol: a cross-validation fold does not simulate the
+    family it holds out."""
     from .runner import observables
-    sim = BatchSimulator(base, list(values_list), hypothesis, keep=observables(fit_targets))
-    return [_terms(view, fit_targets) for view in sim.views]
+    values_list = list(values_list)
+    if rows_per is None:
+        rows_per, needs = [list(fit_targets)] * len(values_list), None
+    else:
+        rows_per = [list(r) for r in rows_per]
+        needs = [{t.protocol for t in r} for r in rows_per]
+    union = list({t.id: t for r in rows_per for t in r}.values())
+    sim = BatchSimulator(base, values_list, hypothesis, keep=observables(union), needs=needs)
+    return [_terms(view, r) for view, r in zip(sim.views, rows_per)]
 
 
 OPTIMISER = "CMA-ES (cma package, bounded on [0,1] per parameter by BoundTransform, log map for ranges >= x10)"
@@ -131,9 +142,10 @@ def _rows(target_ids) -> list:
 
 
 def _batch_job(job):
-    """One share of a generation (a pure job for the process pool or a Dask worker)."""
-    values_list, base, hypothesis, target_ids = job
-    return objective_terms_batch(values_list, base, hypothesis, _rows(target_ids))
+    """One share of a generation (a pure job for the process pool or a Dask worker): the candidates and, for each,
+    the ids of the rows it is scored on."""
+    values_list, base, hypothesis, ids_per = job
+    return objective_terms_batch(values_list, base, hypothesis, (), rows_per=[_rows(ids) for ids in ids_per])
 
 
 def _residual_job(job):
@@ -143,13 +155,16 @@ def _residual_job(job):
 
 
 def _split_run(job_fn, values_list, base, hypothesis, fit_targets, workers, scheduler):
-    """``job_fn`` over interleaved shares of ``values_list`` on Dask workers, results back in candidate order."""
+    """``job_fn`` over interleaved shares of ``values_list`` on Dask workers, results back in candidate order.
+    ``fit_targets`` is one list of rows for every candidate, or (for ``_batch_job``) one list per candidate."""
     from ..engine._backends import executor
     n = max(1, int(workers or 2))
-    ids = [t.id for t in fit_targets]
+    per = job_fn is _batch_job
+    ids = [[t.id for t in r] for r in fit_targets] if per else [t.id for t in fit_targets]
     shares = [values_list[i::n] for i in range(n) if values_list[i::n]]
+    jobs = [(s, base, hypothesis, ids[i::n] if per else ids) for i, s in enumerate(shares)]
     with executor(workers=workers, scheduler=scheduler) as imap:
-        parts = list(imap(job_fn, [(s, base, hypothesis, ids) for s in shares]))
+        parts = list(imap(job_fn, jobs))
     out: list = [None] * len(values_list)
     for i, part in enumerate(parts):   # share i holds candidates i, i + n, i + 2n, ...
         for j, terms in enumerate(part):
@@ -157,12 +172,27 @@ def _split_run(job_fn, values_list, base, hypothesis, fit_targets, workers, sche
     return out
 
 
-def _generation(values_list, base, hypothesis, fit_targets, *, workers=None, scheduler=None):
-    """Objective terms of one generation: one batched run in-process, or split over Dask workers (the same
-    numbers: every candidate's terms depend only on that candidate)."""
+def _generation(values_list, base, hypothesis, rows_per, *, workers=None, scheduler=None):
+    """Objective terms of one generation, candidate k scored on the rows ``rows_per[k]``: one batched run
+    in-process, or split over Dask workers (the same numbers: every candidate's terms depend only on that candidate
+    and its rows). Candidates asked more than once (the priors ride along with the first generation of every
+    search) run once, on the union of their rows."""
+    values_list, rows_per = list(values_list), [list(r) for r in rows_per]
+    first: dict = {}
+    for k, v in enumerate(values_list):
+        first.setdefault(tuple(sorted(v.items())), []).append(k)
+    groups = list(first.values())
+    uniq = [values_list[g[0]] for g in groups]
+    rows_u = [list({t.id: t for k in g for t in rows_per[k]}.values()) for g in groups]
     if not workers and scheduler is None:
-        return objective_terms_batch(values_list, base, hypothesis, fit_targets)
-    return _split_run(_batch_job, values_list, base, hypothesis, fit_targets, workers, scheduler)
+        terms_u = objective_terms_batch(uniq, base, hypothesis, (), rows_per=rows_u)
+    else:
+        terms_u = _split_run(_batch_job, uniq, base, hypothesis, rows_u, workers, scheduler)
+    out: list = [None] * len(values_list)
+    for g, t in zip(groups, terms_u):
+        for k in g:
+            out[k] = {r.id: t[r.id] for r in rows_per[k]}
+    return out
 
 
 class _Search:
@@ -223,7 +253,7 @@ class _Search:
             terms = self.recorded[g]["terms"]
             self.before_terms = self.recorded[g].get("before", self.before_terms)
         else:
-            if self.exclude_family is not None:   # the batch computed every fit row; a fold sees only its own
+            if self.exclude_family is not None:   # a fold sees only its own rows (whatever was computed)
                 terms = [{k: v for k, v in t.items() if k in self.ids} for t in terms]
             if g == 0:
                 self.before_terms, terms = terms[0], terms[1:]
@@ -290,12 +320,12 @@ def fit_many(hypothesis: str = "plasticity", excludes=(None,), *, generations: i
                         [t for t in targets if t.used_for == "fit" and t.family != ex], exclude_family=ex,
                         generations=generations, popsize=popsize, seed=seed, sigma0=sigma0, journal=j, resume=resume)
                 for ex, j in zip(excludes, journals)]
-    every = [t for t in targets if t.used_for == "fit"]
     t0 = time.time()
     for g in range(generations):
         asked = [s.ask(g) for s in searches]
         flat = [v for a in asked for v in a]
-        terms = _generation(flat, base, hypothesis, every, workers=workers, scheduler=scheduler) if flat else []
+        rows_per = [s.fit_targets for s, a in zip(searches, asked) for _ in a]   # a fold skips its held-out rows
+        terms = _generation(flat, base, hypothesis, rows_per, workers=workers, scheduler=scheduler) if flat else []
         i = 0
         for s, a in zip(searches, asked):
             s.tell(g, terms[i:i + len(a)], log)

@@ -103,16 +103,19 @@ class BatchSimulator:
     See :mod:`neuroplastic.engine._batch` for which parameters may differ between the candidates."""
 
     def __init__(self, base: ParameterSet, values, hypothesis: str = "plasticity", pop: Patients | None = None,
-                 budget: float = 2e9, keep=None):
+                 budget: float = 2e9, keep=None, needs=None):
         from ..engine._batch import ParameterBatch
 
         self.keep = None if keep is None else tuple(keep)  # observables stored (None: all)
+        # per candidate, the protocols its rows read (None: every candidate reads every protocol); an arm runs only
+        # for the candidates that read its protocol (a cross-validation fold does not run its held-out family)
+        self.needs = None if needs is None else [frozenset(n) for n in needs]
         self.budget = budget  # bytes of stored outputs per group of candidates run together (run_arm_batch)
         self.batch = ParameterBatch(base, values)
         self.hypothesis = hypothesis
         self._sim = Simulator(self.batch.params, hypothesis, pop)
         self.protocols = self._sim.protocols
-        self._cache: dict[tuple[str, str], list[dict]] = {}
+        self._cache: dict[tuple[str, str], dict[int, dict]] = {}   # (protocol, arm) -> candidate -> record
         self._sessions: dict[tuple, list[dict]] = {}   # single-session summaries, one per candidate
         self.runs = 0
         self.views = [_CandidateView(self, k) for k in range(self.batch.K)]
@@ -130,17 +133,25 @@ class BatchSimulator:
         return self._sessions[key][k]
 
     def arm(self, protocol: str, arm: str, k: int) -> dict:
-        from ..engine._batch import run_arm_batch
+        """Candidate k's run of one protocol arm; the first request runs it, in one batch, for every candidate that
+        reads the protocol (a candidate's run does not depend on which others share its batch)."""
+        from ..engine._batch import ParameterBatch, run_arm_batch
 
-        key = (protocol, arm)
-        if key not in self._cache:
+        got = self._cache.setdefault((protocol, arm), {})
+        if k not in got:
+            who = [j for j in range(self.batch.K)
+                   if j not in got and (self.needs is None or protocol in self.needs[j])]
+            if k not in who:
+                who = [k]
+            sets = [self.batch.sets[j] for j in who]
+            sub = self.batch if len(who) == self.batch.K else ParameterBatch._of(self.batch, sets)
             sc = self._sim.scenario(protocol, arm)
-            pats = [self._sim.patients(protocol, s) for s in self.batch.sets]
-            runs = run_arm_batch(sc, sc.treatments, pats, self.batch, budget=self.budget, keep=self.keep,
+            pats = [self._sim.patients(protocol, s) for s in sets]
+            runs = run_arm_batch(sc, sc.treatments, pats, sub, budget=self.budget, keep=self.keep,
                                  out_times=_out_times(self.protocols[protocol], sc))
             self.runs += 1
-            self._cache[key] = [_arm_record(r) for r in runs]
-        return self._cache[key][k]
+            got.update({j: _arm_record(r) for j, r in zip(who, runs)})
+        return got[k]
 
 
 class _CandidateView(Simulator):
