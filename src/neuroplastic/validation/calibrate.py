@@ -154,15 +154,19 @@ def _residual_job(job):
     return list(residuals_batch(values_list, base, hypothesis, _rows(target_ids)))
 
 
-def _split_run(job_fn, values_list, base, hypothesis, fit_targets, workers, scheduler):
-    """``job_fn`` over interleaved shares of ``values_list`` on Dask workers, results back in candidate order.
-    ``fit_targets`` is one list of rows for every candidate, or (for ``_batch_job``) one list per candidate."""
+def _split_run(job_fn, values_list, base, hypothesis, fit_targets, workers, scheduler, *, rows_per=None):
+    """``job_fn`` over interleaved shares of ``values_list`` on Dask workers, results back in candidate order. Each
+    job carries the ids of ``fit_targets`` (the rows of every candidate) or, with ``rows_per``, each of its
+    candidates' own row ids."""
     from ..engine._backends import executor
     n = max(1, int(workers or 2))
-    per = job_fn is _batch_job
-    ids = [[t.id for t in r] for r in fit_targets] if per else [t.id for t in fit_targets]
     shares = [values_list[i::n] for i in range(n) if values_list[i::n]]
-    jobs = [(s, base, hypothesis, ids[i::n] if per else ids) for i, s in enumerate(shares)]
+    if rows_per is None:
+        ids = [t.id for t in fit_targets]
+        jobs = [(s, base, hypothesis, ids) for s in shares]
+    else:
+        ids_per = [[t.id for t in r] for r in rows_per]
+        jobs = [(s, base, hypothesis, ids_per[i::n]) for i, s in enumerate(shares)]
     with executor(workers=workers, scheduler=scheduler) as imap:
         parts = list(imap(job_fn, jobs))
     out: list = [None] * len(values_list)
@@ -187,7 +191,7 @@ def _generation(values_list, base, hypothesis, rows_per, *, workers=None, schedu
     if not workers and scheduler is None:
         terms_u = objective_terms_batch(uniq, base, hypothesis, (), rows_per=rows_u)
     else:
-        terms_u = _split_run(_batch_job, uniq, base, hypothesis, rows_u, workers, scheduler)
+        terms_u = _split_run(_batch_job, uniq, base, hypothesis, (), workers, scheduler, rows_per=rows_u)
     out: list = [None] * len(values_list)
     for g, t in zip(groups, terms_u):
         for k in g:
@@ -206,7 +210,6 @@ class _Search:
 
         self.hypothesis, self.base, self.names, self.maps = hypothesis, base, names, maps
         self.fit_targets, self.exclude_family = fit_targets, exclude_family
-        self.ids = {t.id for t in fit_targets}
         self.generations, self.seed, self.sigma0 = generations, seed, sigma0
         self.u0 = [float(np.clip(mp[1](base.value(n)), 0.0, 1.0)) for n, mp in zip(names, maps)]
         rng = np.random.default_rng(seed)
@@ -253,8 +256,6 @@ class _Search:
             terms = self.recorded[g]["terms"]
             self.before_terms = self.recorded[g].get("before", self.before_terms)
         else:
-            if self.exclude_family is not None:   # a fold sees only its own rows (whatever was computed)
-                terms = [{k: v for k, v in t.items() if k in self.ids} for t in terms]
             if g == 0:
                 self.before_terms, terms = terms[0], terms[1:]
             if self.journal is not None:
