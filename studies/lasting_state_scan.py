@@ -100,6 +100,25 @@ def state_table(ds, arm: str, who: np.ndarray, weeks) -> list[str]:
     return lines
 
 
+def drug_specific_table(ds, weeks) -> list[str]:
+    """The drug-specific responders (the design is a crossover, so every arm has the same patients): responders to
+    continued escitalopram who do not respond to placebo pills. Their mean expected HAM-D17 in each drug or placebo
+    arm at ``weeks`` and their relapse after withdrawal, against the responders who respond to both."""
+    rc, _ = withdrawal_responders(ds, "continued")
+    rp, _ = withdrawal_responders(ds, "placebo")
+    rw, rel = withdrawal_responders(ds, "withdrawn")
+    lines = []
+    for label, who in (("drug-specific", rc & ~rp), ("also on placebo", rc & rp)):
+        both = who & rw
+        share = float(rel[both].mean()) if both.any() else float("nan")
+        lines.append(f"  {label} responders: {int(who.sum())} of {int(rc.sum())}, relapse after withdrawal {share:.0%}")
+        idx = [_week_index(ds, k) for k in weeks]
+        for arm in ("continued", "withdrawn", "placebo", "none"):
+            x = _by_patient(ds, "hamd17_expected", arm)[who] if who.any() else np.full((1, len(ds["time"])), np.nan)
+            lines.append(f"    {arm:10s} expected HAM-D17" + "".join(f"{x[:, i].mean():9.2f}" for i in idx))
+    return lines
+
+
 def main():
     import neuroplastic as npl
 
@@ -118,6 +137,7 @@ def main():
             print(f"  {arm}: {int(resp.sum())} responders at weeks 14-16, relapse {share:.0%}; weeks"
                   + "".join(f"{k:9d}" for k in weeks))
             print("\n".join(state_table(ds, arm, resp, weeks)))
+        print("\n".join(drug_specific_table(ds, weeks)))
         ds = npl.simulate(npl.parse_scenario(TMS), params=p).dataset
         resp, kept = rtms_responders(ds)
         weeks = (0, 6, 12, 20, 32)
