@@ -5,6 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 from scipy.integrate import solve_ivp
+from scipy.sparse import block_diag
 
 from neuroplastic.brain.model import BrainModel, stress_feedback
 from neuroplastic.engine._reference import reference_run
@@ -29,24 +30,38 @@ LOOP = {"brain.stress.feedback_gain": 0.5}   # the loop switched on (the shipped
 
 
 def test_same_exposure_different_history_different_end_state():
-    """Hysteresis: two patients with the same traits and the same constant stress exposure, one in the episode and
-    one recovered (its load, spines, BDNF and sgACC set back to health), stay apart for three years."""
+    """Hysteresis: pairs of patients with the same traits and the same constant stress exposure, one in the episode
+    and one recovered (its load, spines, BDNF and sgACC set back to health), over a range of exposures. Low exposure
+    leaves both recovered, high exposure both depressed, and in between the two histories stay apart for three years.
+    The window is found, not assumed (it moves with the spine balance and the loop's half point, docs/model.md §14)."""
     p = default_parameters().with_values(LOOP)
     m = BrainModel(p)
-    y = m.baseline(np.array([1.0, 1.0]), episode_rate=np.array([0.0, 0.0])).copy()   # the exposure is held constant
+    exposures = np.round(np.arange(0.20, 0.445, 0.02), 3)
+    P = 2 * exposures.size                       # even rows: the episode's history; odd rows: the recovered one
+    y = m.baseline(np.ones(P), episode_rate=np.zeros(P)).copy()   # the exposure is held constant
     v = m.layout.view(y)
-    v["stress_exposure"][:] = 0.30   # an exposure inside the range where both regimes exist (docs/model.md §14)
-    v["stress_load"][1] = 0.30       # the recovered history: no sustained load
-    healthy = m.healthy_state(1)
+    v["stress_exposure"][:] = np.repeat(exposures, 2)
+    rec = np.arange(1, P, 2)
+    v["stress_load"][rec] = exposures            # the recovered history: no sustained load
+    healthy = m.layout.view(m.healthy_state(1))
     # the recovered history: the whole slow state of a healthy brain, with the same exposure
     for name in m.layout.names:
         if name not in ("stress_exposure", "stress_load", "episode_rate", "plasticity_capacity", "stress_initial",
                         "severity_untreated", "mood_integral"):
-            v[name][1] = m.layout.view(healthy)[name][0]
-    v["mood"][1] = m.fast(y, m.null_inputs(2))["severity"][1]
-    end = m.layout.view(_settle(m, y, 3 * 365))
-    assert end["stress_load"][0] > 0.6 and end["stress_load"][1] < 0.4, end["stress_load"]
-    assert end["mood"][0] - end["mood"][1] > 0.1   # severity 0.1 is about 5 HAM-D17 points
+            v[name][rec] = healthy[name][0]
+    v["mood"][rec] = m.fast(y, m.null_inputs(P))["severity"][rec]
+    inp = m.null_inputs(P)
+    n = y.shape[1]   # patients are independent: a block-diagonal Jacobian (finite differences cost n calls, not P n)
+    sol = solve_ivp(lambda t, z: m.rhs(z.reshape(y.shape), inp).ravel(), (0, 3 * 365 * DAY), y.ravel(),
+                    method="BDF", rtol=1e-6, atol=1e-9, jac_sparsity=block_diag([np.ones((n, n))] * P))
+    assert sol.status == 0
+    end = m.layout.view(sol.y[:, -1].reshape(y.shape))
+    load_d, load_r = end["stress_load"][0::2], end["stress_load"][1::2]
+    mood_d, mood_r = end["mood"][0::2], end["mood"][1::2]
+    assert abs(load_d[0] - load_r[0]) < 1e-3 and load_d[0] < 0.4, (load_d[0], load_r[0])        # one regime: well
+    assert abs(load_d[-1] - load_r[-1]) < 1e-3 and load_d[-1] > 0.6, (load_d[-1], load_r[-1])   # one regime: ill
+    apart = (load_d > 0.6) & (load_r < 0.4) & (mood_d - mood_r > 0.1)   # severity 0.1 is about 5 HAM-D17 points
+    assert apart.any(), np.c_[exposures, load_d, load_r]
 
 
 def test_without_feedback_there_is_one_end_state():
