@@ -107,15 +107,16 @@ def drug_specific_table(ds, weeks) -> list[str]:
     rc, _ = withdrawal_responders(ds, "continued")
     rp, _ = withdrawal_responders(ds, "placebo")
     rw, rel = withdrawal_responders(ds, "withdrawn")
+    idx = [_week_index(ds, k) for k in weeks]
+    score = {arm: _by_patient(ds, "hamd17_expected", arm)[:, idx] for arm in ("continued", "withdrawn", "placebo", "none")}
     lines = []
     for label, who in (("drug-specific", rc & ~rp), ("also on placebo", rc & rp)):
         both = who & rw
         share = float(rel[both].mean()) if both.any() else float("nan")
         lines.append(f"  {label} responders: {int(who.sum())} of {int(rc.sum())}, relapse after withdrawal {share:.0%}")
-        idx = [_week_index(ds, k) for k in weeks]
-        for arm in ("continued", "withdrawn", "placebo", "none"):
-            x = _by_patient(ds, "hamd17_expected", arm)[who] if who.any() else np.full((1, len(ds["time"])), np.nan)
-            lines.append(f"    {arm:10s} expected HAM-D17" + "".join(f"{x[:, i].mean():9.2f}" for i in idx))
+        for arm, x in score.items():
+            m = x[who].mean(axis=0) if who.any() else np.full(len(idx), np.nan)
+            lines.append(f"    {arm:10s} expected HAM-D17" + "".join(f"{v:9.2f}" for v in m))
     return lines
 
 
