@@ -74,7 +74,7 @@ _GROUP_ATTRS = {"plasticity.receptors": "p_rec", "plasticity.bdnf": "p_bdnf", "p
                 "brain.expectancy": "p_exp", "mood.state": "p_mood", "brain.stress": "p_stress"}
 # parameters that set the linear decay rates of the exponential integrator (its weights are cached per step
 # length, one set for all patients), so they cannot take a different value per patient
-LINEAR_DECAY_PARAMETERS = ("plasticity.bdnf.protein_time", "plasticity.bdnf.release_time", "plasticity.bdnf.creb_time", "plasticity.structural.synthesis_time",
+LINEAR_DECAY_PARAMETERS = ("plasticity.bdnf.protein_time", "plasticity.bdnf.creb_time", "plasticity.structural.synthesis_time",
                            "plasticity.consolidation.early_time", "plasticity.consolidation.protein_time",
                            "plasticity.consolidation.refractory_time",
                            "plasticity.meta.time", "mood.monoamine.lag")
@@ -357,11 +357,12 @@ class BrainModel:
         lam[i["plasticity_proteins"]] = 1.0 / self.p_con["protein_time"]
         lam[i["creb"]] = 1.0 / self.p_bdnf["creb_time"]
         lam[i["spine_synthesis"]] = 1.0 / self.p_str["synthesis_time"]
-        lam[i["bdnf_released"]] = 1.0 / self.p_bdnf["release_time"]
         lam[i["bcm_threshold"]] = 1.0 / self.p_meta["time"]
         lam[i["monoamine_index"]] = 1.0 / self.p_mono["lag"]
-        # mood and expectancy relax within hours, faster than the 6-h steps: their decay is integrated exactly at the
-        # parameter set's value (a per-patient value of a batched fit differs from it by a small remainder in rhs)
+        # released BDNF, mood and expectancy relax within hours, faster than the 6-h steps: their decay is integrated
+        # exactly at the parameter set's value (a per-patient value of a batched fit differs from it by a small
+        # remainder in rhs, which the step's error control sub-steps where it matters)
+        lam[i["bdnf_released"]] = 1.0 / self.p_bdnf["release_time"]
         lam[i["mood"]] = 1.0 / self.p_mood["time"]
         lam[i["expectancy"]] = 1.0 / self.p_exp["build_time"]
         lam[i["expectancy_surprise"]] = 1.0 / self.p_exp["surprise_time"]

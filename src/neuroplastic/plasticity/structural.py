@@ -7,7 +7,7 @@
     dS/dt   = k_s T L - S (1 + p_s stress) / tau_S                         stable spines
 
 R is the released BDNF still signalling (state ``bdnf_released``: the phasic, activity-dependent release of
-:func:`~neuroplastic.plasticity.bdnf.release` integrated over ``plasticity.bdnf.release_time``, 1 h): sustained
+:func:`~neuroplastic.plasticity.bdnf.release` integrated over ``plasticity.bdnf.release_time``, hours): sustained
 release that outruns the tonic level drives mTORC1 supralinearly, whatever raised the firing (a stimulation train,
 a therapy session's engagement, a ketamine burst). Spines grow from the synaptic proteins that synthesis builds,
 so they follow the signal by about half a day (new spines 12-24 h after ketamine, after its first behavioural
