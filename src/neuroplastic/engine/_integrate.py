@@ -242,7 +242,9 @@ def integrate(rhs: Rhs, y0: np.ndarray, nodes: np.ndarray, inputs: Callable[[int
     (default: every node), shape (len(store), P, n).
 
     Error control (ETDRK4): per patient, the change of the non-linear part across a step,
-    ``h max|N(t) - N_a - N_b + N(t+h)|`` (about h^3 N''/4), is compared with ``tol``; a patient above it redoes the
+    ``h max|N_a - N_b| / max(1, |y|)`` over the variables (the two midpoint stages; mixed absolute/relative: absolute for a
+    variable at or below its healthy scale of 1, relative above it, so a synthesis rate driven to 50x healthy is
+    not held to the absolute error of a fraction), is compared with ``tol``; a patient above it redoes the
     step in 2-32 equal sub-steps (inputs interpolated quadratically through the start, midpoint and end values),
     so fast state-driven events (a consolidation trigger switching off hours after a session) are resolved where
     they happen and only for whom they happen. Each patient's decision uses only its own numbers, so results do
@@ -293,7 +295,7 @@ def integrate(rhs: Rhs, y0: np.ndarray, nodes: np.ndarray, inputs: Callable[[int
             y_new, (n1, na, nb, nc) = _etd_step(N, coef, y, h, a, m, b)
             stats["steps"] += P
             if tol is not None:
-                err = h * np.max(np.abs(na - nb), axis=1)
+                err = h * np.max(np.abs(na - nb) / np.maximum(1.0, np.abs(y)), axis=1)
                 # NaN counts as bad, except for a patient whose state is already not finite: no sub-step can
                 # mend it (its numbers stay NaN and are reported as such), and refining it at every remaining
                 # step would stall the whole chunk, or a batch of candidate parameter sets, on one patient
