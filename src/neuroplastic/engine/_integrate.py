@@ -242,13 +242,13 @@ def integrate(rhs: Rhs, y0: np.ndarray, nodes: np.ndarray, inputs: Callable[[int
     (default: every node), shape (len(store), P, n).
 
     Error control (ETDRK4): per patient, the change of the non-linear part across a step,
-    ``h max|N_a - N_b| / max(1, |y|)`` over the variables (the two midpoint stages; mixed absolute/relative: absolute for a
-    variable at or below its healthy scale of 1, relative above it, so a synthesis rate driven to 50x healthy is
-    not held to the absolute error of a fraction), is compared with ``tol``; a patient above it redoes the
-    step in 2-32 equal sub-steps (inputs interpolated quadratically through the start, midpoint and end values),
-    so fast state-driven events (a consolidation trigger switching off hours after a session) are resolved where
-    they happen and only for whom they happen. Each patient's decision uses only its own numbers, so results do
-    not depend on chunking.
+    ``h max|N_a - N_b| / max(1, |y|)`` over the variables (the two midpoint stages; mixed absolute/relative:
+    absolute for a variable at or below its healthy scale of 1, relative above it, so a synthesis rate driven to
+    50x healthy is not held to the absolute error of a fraction), is compared with ``tol``; a patient above it
+    redoes the step in 2-32 equal sub-steps (inputs interpolated quadratically through the start, midpoint and end
+    values), so fast state-driven events (a consolidation trigger switching off hours after a session) are resolved
+    where they happen and only for whom they happen. Each patient's decision uses only its own numbers, so results
+    do not depend on chunking.
     """
     T = len(nodes)
     store = np.arange(T) if store is None else np.asarray(store, int)
