@@ -82,14 +82,18 @@ def _maps(params: ParameterSet, names):
 
 
 def _terms(sim, fit_targets) -> dict[str, float]:
-    """Each fit row's misfit on one simulator (a row whose statistic fails to compute costs its missing value)."""
+    """Each fit row's misfit on one simulator (a row whose statistic fails to compute costs its missing value).
+
+    A fit's candidates reach the edges of the ranges, where a sigmoid's exponential can overflow: that is the rate
+    saturating (at 0), not an error, so the overflow warning is not printed over the progress bar."""
     out = {}
-    for tg in fit_targets:
-        try:
-            v = compute(tg, sim)
-        except Exception:
-            v = float("nan")
-        out[tg.id] = tg.misfit(v)
+    with np.errstate(over="ignore"):
+        for tg in fit_targets:
+            try:
+                v = compute(tg, sim)
+            except Exception:
+                v = float("nan")
+            out[tg.id] = tg.misfit(v)
     return out
 
 
