@@ -68,6 +68,20 @@ def test_rtms_plan_per_candidate_and_own_cohorts_and_groups():
     assert runs[0].observed["ltp_early"].max() != runs[2].observed["ltp_early"].max()
 
 
+def test_life_event_rate_per_candidate():
+    """The life-event rate is a population value that run_arm itself reads (the events it adds): each candidate's
+    patients meet events at its own rate, as in a run with that set alone."""
+    sc = npl.Scenario.build(duration="20 weeks", output_every="1 week", treatments=[])
+    p = default_parameters()
+    pts = sample_patients(8, "mdd", 4)
+    values = [{"population.life_events.rate": r} for r in (0.1, 2.0)]
+    runs = run_arm_batch(sc, sc.treatments, pts, ParameterBatch(p, values))
+    for v, r in zip(values, runs):
+        _same(run_arm(sc, sc.treatments, pts, p.with_values(v)), r)
+    e = [r.observed["stress_exposure"][-1].sum() for r in runs]
+    assert e[1] > e[0]   # more events, more exposure
+
+
 def test_one_candidate_is_the_unbatched_run_bit_for_bit():
     sc = npl.Scenario.build(**SCENARIOS["escitalopram"])
     p = default_parameters()

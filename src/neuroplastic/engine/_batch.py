@@ -16,7 +16,8 @@ Which parameters can vary across the batch (:func:`classify`):
   differ in their events (a practice drive of 0 gives no practice pulses) run on their own.
 * **outside**: parameters ``run_arm`` does not read; the caller applies them per candidate (``population.*``: the
   candidates' own patients; ``mood.scales.entry_inflation``, ``entry_inflation_time`` and the rater SDs: rating
-  statistics computed afterwards).
+  statistics computed afterwards). The one ``population.*`` value ``run_arm`` does read, the life-event rate, is
+  carried per patient (each candidate's patients meet events at its own rate).
 
 Not batchable (a :class:`~neuroplastic.errors.ParameterError` names them): the linear decay rates of the exponential
 integrator (its weights are cached per step length, one set for all patients: ``BrainModel.LINEAR_DECAY``), PK and PD
@@ -38,6 +39,7 @@ from ._simulate import STIMULATION_FIELDS, ArmRun, Patients, run_arm
 
 CALENDAR_PREFIXES = ("placebo.", "therapy.", "tms.", "plasticity.calcium.", "vns.fibre.", "vns.nts.")
 OUTSIDE_PREFIXES = ("population.",)
+LIFE_EVENT_RATE = "population.life_events.rate"   # "outside", but run_arm reads it: carried per patient
 OUTSIDE_NAMES = ("mood.scales.entry_inflation", "mood.scales.entry_inflation_time", "mood.scales.hamd17_rater_sd",
                  "mood.scales.madrs_rater_sd", "mood.scales.qids_rater_sd")
 
@@ -210,5 +212,8 @@ def _run_group(scenario, treatments, parts, batch, sets, **kw) -> list[ArmRun]:
         # the candidates' calendars differ in their events (e.g. a practice drive of 0 gives no practice pulses):
         # they cannot share one run, so each runs on its own; the same numbers, at sequential cost for this arm
         return [run_arm(scenario, treatments, part, s, **kw) for part, s in zip(parts, sets)]
+    rate = LIFE_EVENT_RATE
+    if rate in sub.names:   # read by run_arm itself (the life events it adds), so carried per patient
+        kw = dict(kw, life_event_rate=np.concatenate([np.full(m, s.si(rate)) for s, m in zip(sets, sizes)]))
     run = run_arm(scenario, treatments, stacked, sub.params, per_patient=sub.per_patient(sizes), calendar=cal, **kw)
     return _split(run, sizes)

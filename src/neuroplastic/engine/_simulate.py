@@ -89,11 +89,12 @@ OBSERVE_BLOCK = 1 << 18  # rows (output times x patients) per block when observa
 H_AFTER = 2 * HOUR     # first step after an event (dose, infusion edge, session, pulse edge); steps then grow
 
 
-def with_life_events(cal, patients: Patients, duration: float, params: ParameterSet):
-    """``cal`` with the patients' weekly life-event episodes added (see :mod:`neuroplastic.population._life_events`)."""
+def with_life_events(cal, patients: Patients, duration: float, params: ParameterSet, rate=None):
+    """``cal`` with the patients' weekly life-event episodes added (see :mod:`neuroplastic.population._life_events`);
+    ``rate`` (1/s, per patient) replaces ``population.life_events.rate`` (a batch of candidates that differ in it)."""
     from ..population._life_events import life_event_episodes
-    ev = life_event_episodes(patients.life_events, duration, params.si("population.life_events.rate"),
-                             start=patients.life_events_from)
+    rate = params.si("population.life_events.rate") if rate is None else rate
+    ev = life_event_episodes(patients.life_events, duration, rate, start=patients.life_events_from)
     if not ev:
         return cal
     return replace(cal, episodes=sorted(list(cal.episodes) + ev, key=lambda e: e.time))
@@ -102,7 +103,8 @@ def with_life_events(cal, patients: Patients, duration: float, params: Parameter
 def run_arm(scenario: Scenario, treatments, patients: Patients, params: ParameterSet, *,
             frozen: tuple[str, ...] = (), h_max: float | None = None, progress=None, out_times=None,
             method: str | None = None, h_after: float | None = None, tol: float | None = None, h_fine: float | None = None,
-            per_patient: dict[str, np.ndarray] | None = None, calendar=None, keep=None) -> ArmRun:
+            per_patient: dict[str, np.ndarray] | None = None, calendar=None, keep=None,
+            life_event_rate: np.ndarray | None = None) -> ArmRun:
     """One arm for a group of patients, on the output grid.
 
     Inputs (PK, occupancies, pulses) are computed one fine time at a time as the integrator asks for them and
@@ -113,12 +115,12 @@ def run_arm(scenario: Scenario, treatments, patients: Patients, params: Paramete
     ``per_patient`` (name -> (P,) array in SI units) gives brain-model parameters a value per patient in place of
     ``params`` (batched parameter sets, see :func:`run_arm_batch`); ``calendar`` replaces the event calendar that
     would be built from ``treatments`` and ``params``; ``keep`` limits the observed outputs to those names (the
-    rest are not stored).
+    rest are not stored); ``life_event_rate`` (1/s, per patient) replaces ``population.life_events.rate``.
     """
     cal = calendar if calendar is not None else build_calendar(
         treatments, scenario.duration, patients.weight, params, patients.placebo, expectancy=scenario.models_expectancy,
         stimulation=patients.stimulation(params))
-    cal = with_life_events(cal, patients, scenario.duration, params)
+    cal = with_life_events(cal, patients, scenario.duration, params, rate=life_event_rate)
     per_patient = dict(per_patient or {})
     model = BrainModel(params, scenario.hypothesis, frozen, scenario.ketamine_mechanism, per_patient=tuple(per_patient))
     lam = model.linear_decay()

@@ -26,9 +26,10 @@ class LifeEvent:
     kick: np.ndarray
 
 
-def life_event_episodes(keys, duration: float, rate_per_s: float, start=None):
+def life_event_episodes(keys, duration: float, rate_per_s, start=None):
     """``Episode("life_event", LifeEvent(kick))`` at each whole week inside (0, duration), for every week (most
-    kicks are 0), so the integrator's stops never depend on which patients a chunk holds. ``start`` (s, per
+    kicks are 0), so the integrator's stops never depend on which patients a chunk holds. ``rate_per_s`` is one
+    rate or one per patient (a parameter batch whose candidates differ in the rate). ``start`` (s, per
     patient, optional) keeps only a patient's events after that time (a twin's forecast: the record's period is
     already in its fitted traits, the future meets new events).
 
@@ -42,7 +43,8 @@ def life_event_episodes(keys, duration: float, rate_per_s: float, start=None):
     """
     from ..engine._calendar import Episode
 
-    if keys is None or rate_per_s <= 0:
+    rate = np.asarray(rate_per_s, float)
+    if keys is None or not (rate > 0).any():
         return []
     keys = np.asarray(keys, float)
     ok = np.isfinite(keys)
@@ -54,7 +56,8 @@ def life_event_episodes(keys, duration: float, rate_per_s: float, start=None):
     k = np.where(ok, keys, 0.0)
     u = uniforms_keyed(k, _STREAM_WHEN, times)
     size = -np.log(uniforms_keyed(k, _STREAM_SIZE, times))
-    hit = (u < -np.expm1(-rate_per_s * WEEK)) & ok[:, None]
+    p_week = -np.expm1(-np.maximum(np.broadcast_to(rate, k.shape), 0.0) * WEEK)   # per patient where rate is
+    hit = (u < p_week[:, None]) & ok[:, None]
     if start is not None:
         hit &= times[None, :] > np.broadcast_to(np.asarray(start, float), k.shape)[:, None]
     kick = np.where(hit, size, 0.0)
