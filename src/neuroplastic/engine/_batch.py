@@ -100,10 +100,13 @@ class ParameterBatch:
     def K(self) -> int:
         return len(self.sets)
 
+    def stacked(self, name: str, sizes: Sequence[int]) -> np.ndarray:
+        """SI values of ``name`` over the stacked patients (candidate k: ``sizes[k]`` copies)."""
+        return np.concatenate([np.full(m, s.si(name)) for s, m in zip(self.sets, sizes)])
+
     def per_patient(self, sizes: Sequence[int]) -> dict[str, np.ndarray]:
         """SI arrays of the varying brain parameters over the stacked patients (candidate k: ``sizes[k]`` copies)."""
-        return {n: np.concatenate([np.full(m, s.si(n)) for s, m in zip(self.sets, sizes)])
-                for n in self.names if self.kind[n] == "brain"}
+        return {n: self.stacked(n, sizes) for n in self.names if self.kind[n] == "brain"}
 
     def varies_calendar(self) -> bool:
         return any(k == "calendar" for k in self.kind.values())
@@ -212,8 +215,7 @@ def _run_group(scenario, treatments, parts, batch, sets, **kw) -> list[ArmRun]:
         # the candidates' calendars differ in their events (e.g. a practice drive of 0 gives no practice pulses):
         # they cannot share one run, so each runs on its own; the same numbers, at sequential cost for this arm
         return [run_arm(scenario, treatments, part, s, **kw) for part, s in zip(parts, sets)]
-    rate = LIFE_EVENT_RATE
-    if rate in sub.names:   # read by run_arm itself (the life events it adds), so carried per patient
-        kw = dict(kw, life_event_rate=np.concatenate([np.full(m, s.si(rate)) for s, m in zip(sets, sizes)]))
+    if LIFE_EVENT_RATE in sub.names:   # read by run_arm itself (the life events it adds), so carried per patient
+        kw = dict(kw, life_event_rate=sub.stacked(LIFE_EVENT_RATE, sizes))
     run = run_arm(scenario, treatments, stacked, sub.params, per_patient=sub.per_patient(sizes), calendar=cal, **kw)
     return _split(run, sizes)

@@ -56,7 +56,7 @@ def life_event_episodes(keys, duration: float, rate_per_s, start=None):
     k = np.where(ok, keys, 0.0)
     u = uniforms_keyed(k, _STREAM_WHEN, times)
     size = -np.log(uniforms_keyed(k, _STREAM_SIZE, times))
-    p_week = -np.expm1(-np.maximum(np.broadcast_to(rate, k.shape), 0.0) * WEEK)   # per patient where rate is
+    p_week = -np.expm1(-np.maximum(np.broadcast_to(rate, k.shape), 0.0) * WEEK)   # weekly probability, per patient
     hit = (u < p_week[:, None]) & ok[:, None]
     if start is not None:
         hit &= times[None, :] > np.broadcast_to(np.asarray(start, float), k.shape)[:, None]
