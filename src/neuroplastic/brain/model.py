@@ -51,6 +51,7 @@ _VARS = [
     StateVar("threshold_sgacc", "1", "intrinsic firing-threshold shift, sgACC", 2 * DAY, "plasticity.excitability"),
     StateVar("stress_load", "1", "depressive stress / HPA load (1 = typical moderate-severe episode): follows the exposure plus what sgACC hyperactivity sustains", 30 * DAY, "brain.stress"),
     StateVar("stress_exposure", "1", "exogenous stress exposure of the episode (life circumstances; resolves at the natural-course rate, life events add to it)", 30 * DAY, "brain.stress"),
+    StateVar("stress_acute", "1", "acute stress response to recent life events, not yet part of the exposure (serotonin dampens how much of it stays)", 10 * DAY, "brain.stress"),
     StateVar("stress_initial", "1", "stress load at the start", DAY, "brain.stress", output=False),
     StateVar("plasticity_capacity", "1", "activity-dependent BDNF release capacity (1 typical; lower in Val66Met)", DAY, "trait", output=False),
     StateVar("episode_rate", "1", "natural-course speed of this episode (1 typical)", DAY, "trait", output=False),
@@ -241,6 +242,13 @@ class BrainModel:
             out[f"{grp}_firing"], out[f"synaptic_{m}"], out[f"{grp}_autoreceptor_occupancy"] = f, s, o
             rel[m] = s / g.p_nuc[m]["level0"]
         out["rel"] = rel
+        # stress reactivity: serotonin dampens how much of a new stressor's acute response becomes lasting exposure
+        # (antidepressants normalise HPA hyperactivity and the limbic response to stressors), D = k x / (1 + x);
+        # so does consolidated prefrontal control of the same synapses (learned control over stress blunts the
+        # response to later stressors, Amat 2005; less cognitive reactivity after CBT, Segal 2006): + k_c z
+        x5 = np.maximum(rel["5ht"] - 1.0, 0.0)
+        out["stress_buffer"] = (g.p_stress["buffer_5ht"] * x5 / (1.0 + x5)
+                                + g.p_stress["buffer_control"] * np.maximum(v["ltp_late"], 0.0))
         # ketamine-type NMDA block: interneurons (disinhibition burst) and resting block on pyramidal cells
         occ = np.minimum(np.maximum(inp["nmda_occupancy"], 0.0), 0.999)
         x_int = g.p_ket["interneuron_selectivity"] * occ / (1.0 - occ)
@@ -324,8 +332,13 @@ class BrainModel:
         # L = S - E that relaxes to what sgACC hyperactivity sustains (sgACC -> hypothalamus/amygdala drive of the
         # HPA axis): a positive feedback, through the load's own effects on sgACC, spines and BDNF, that can make
         # depression and recovery two regimes. With no feedback gain L stays 0 and the load is the exposure.
-        d["stress_exposure"] = -v["stress_exposure"] * v["episode_rate"] / g.p_stress["episode_time"]
-        sustained = stress - v["stress_exposure"]
+        # Life events enter through their acute response A, which passes into the exposure within weeks; serotonin
+        # dampens the share that stays: dE/dt gains A / (tau_A (1 + D)), the rest of A resolves.
+        acute = v["stress_acute"] / g.p_stress["acute_time"]
+        d["stress_acute"] = -acute
+        d["stress_exposure"] = (-v["stress_exposure"] * v["episode_rate"] / g.p_stress["episode_time"]
+                                + acute / (1.0 + f["stress_buffer"]))
+        sustained = v["stress_load"] - v["stress_exposure"]
         d["stress_load"] = d["stress_exposure"] + (stress_feedback(g.p_stress, rs) - sustained) / g.p_stress["loop_time"]
         d["sgacc_scaling"] = homeostatic.scaling_rate(v["sgacc_scaling"], rs, g.p_hom["time"], g.p_hom["sgacc_scaling"])
         d["threshold_dlpfc"] = excitability.threshold_rate(v["threshold_dlpfc"], rd, g.p_ie["time"], g.p_ie["strength"])
@@ -359,6 +372,7 @@ class BrainModel:
         lam[i["spine_synthesis"]] = 1.0 / self.p_str["synthesis_time"]
         lam[i["bcm_threshold"]] = 1.0 / self.p_meta["time"]
         lam[i["monoamine_index"]] = 1.0 / self.p_mono["lag"]
+        lam[i["stress_acute"]] = 1.0 / self.p_stress["acute_time"]
         # released BDNF, mood and expectancy relax within hours, faster than the 6-h steps: their decay is integrated
         # exactly at the parameter set's value (a per-patient value of a batched fit differs from it by a small
         # remainder in rhs, which the step's error control sub-steps where it matters)
@@ -393,16 +407,14 @@ class BrainModel:
         return y
 
     def life_event(self, y: np.ndarray, kick, inp: dict | None = None) -> np.ndarray:
-        """A severe life event adds ``kick`` x ``brain.stress.event_load`` to the stress exposure, and so to the load
-        (per patient)."""
+        """A severe life event adds ``kick`` x ``brain.stress.event_load`` to the acute stress response
+        (``stress_acute``, per patient), which passes into the stress exposure within weeks, dampened by serotonin."""
         if any("brain.stress".startswith(f) for f in self.frozen):
             return y
         g = self.groups(inp)
         y = y.copy()
         v = self.layout.view(y)
-        add = g.p_stress["event_load"] * np.asarray(kick, float)
-        v["stress_exposure"] = v["stress_exposure"] + add
-        v["stress_load"] = v["stress_load"] + add   # the load is the exposure plus its sustained part
+        v["stress_acute"] = v["stress_acute"] + g.p_stress["event_load"] * np.asarray(kick, float)
         return y
 
     def experience(self, y: np.ndarray, level) -> np.ndarray:
@@ -430,7 +442,7 @@ class BrainModel:
         vals = {"plasticity_capacity": 1.0, "episode_rate": 1.0, "ht1a_sensitivity": 1.0, "alpha2_sensitivity": 1.0, "d2_sensitivity": 1.0, "creb": 1.0, "bdnf": 1.0,
                 "spine_synthesis": 1.0, "bdnf_released": 0.0,
                 "spines_labile": L, "spines_stable": S, "plasticity_proteins": 0.0, "bcm_threshold": 1.0,
-                "sgacc_scaling": 1.0, "stress_load": 0.0, "stress_exposure": 0.0, "expectancy_cue": 0.0, "expectancy": 0.0,
+                "sgacc_scaling": 1.0, "stress_load": 0.0, "stress_exposure": 0.0, "stress_acute": 0.0, "expectancy_cue": 0.0, "expectancy": 0.0,
                 "expectancy_prediction": 0.0, "expectancy_surprise": 0.0, "mood_integral": 0.0}
         for name, n in zip(neurogenesis.STAGES + ("neurogenesis_mature",), Ns):
             vals[name] = n
