@@ -51,7 +51,7 @@ _VARS = [
     StateVar("threshold_sgacc", "1", "intrinsic firing-threshold shift, sgACC", 2 * DAY, "plasticity.excitability"),
     StateVar("stress_load", "1", "depressive stress / HPA load (1 = typical moderate-severe episode): follows the exposure plus what sgACC hyperactivity sustains", 30 * DAY, "brain.stress"),
     StateVar("stress_exposure", "1", "exogenous stress exposure of the episode (life circumstances; resolves at the natural-course rate, life events add to it)", 30 * DAY, "brain.stress"),
-    StateVar("stress_acute", "1", "acute stress response to recent life events, not yet part of the exposure (serotonin dampens how much of it stays)", 10 * DAY, "brain.stress"),
+    StateVar("stress_acute", "1", "acute stress response to recent life events, not yet part of the exposure (raised serotonin and consolidated prefrontal control damp how much of it stays)", 10 * DAY, "brain.stress"),
     StateVar("stress_initial", "1", "stress load at the start", DAY, "brain.stress", output=False),
     StateVar("plasticity_capacity", "1", "activity-dependent BDNF release capacity (1 typical; lower in Val66Met)", DAY, "trait", output=False),
     StateVar("episode_rate", "1", "natural-course speed of this episode (1 typical)", DAY, "trait", output=False),
@@ -332,8 +332,9 @@ class BrainModel:
         # L = S - E that relaxes to what sgACC hyperactivity sustains (sgACC -> hypothalamus/amygdala drive of the
         # HPA axis): a positive feedback, through the load's own effects on sgACC, spines and BDNF, that can make
         # depression and recovery two regimes. With no feedback gain L stays 0 and the load is the exposure.
-        # Life events enter through their acute response A, which passes into the exposure within weeks; serotonin
-        # dampens the share that stays: dE/dt gains A / (tau_A (1 + D)), the rest of A resolves.
+        # Life events enter through their acute response A, which passes into the exposure within weeks; the buffer D
+        # (serotonin, consolidated control) damps the share that stays: dE/dt gains A / (tau_A (1 + D)), the rest of
+        # A resolves.
         acute = v["stress_acute"] / g.p_stress["acute_time"]
         d["stress_acute"] = -acute
         d["stress_exposure"] = (-v["stress_exposure"] * v["episode_rate"] / g.p_stress["episode_time"]
@@ -408,7 +409,8 @@ class BrainModel:
 
     def life_event(self, y: np.ndarray, kick, inp: dict | None = None) -> np.ndarray:
         """A severe life event adds ``kick`` x ``brain.stress.event_load`` to the acute stress response
-        (``stress_acute``, per patient), which passes into the stress exposure within weeks, dampened by serotonin."""
+        (``stress_acute``, per patient), which passes into the stress exposure within weeks, damped by raised serotonin
+        and by consolidated prefrontal control (docs/model.md section 14)."""
         if any("brain.stress".startswith(f) for f in self.frozen):
             return y
         g = self.groups(inp)
