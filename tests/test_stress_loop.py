@@ -31,6 +31,13 @@ def _settle(model, y0, days):
 
 
 LOOP = {"brain.stress.feedback_gain": 0.5}   # the loop switched on (the shipped set has it off, docs/model.md §14)
+ESCITALOPRAM = {"drug": "escitalopram", "dose": "10 mg", "every": "1 day"}
+
+
+def _observed(treatments, patients, p, duration, every):
+    """The observed outputs of one arm of ``treatments`` for ``patients`` under ``p``."""
+    sc = Scenario.build(name="arm", duration=duration, output_every=every, treatments=treatments)
+    return run_arm(sc, sc.treatments, patients, p).observed
 
 
 def test_same_exposure_different_history_different_end_state():
@@ -190,14 +197,10 @@ def test_serotonin_damps_what_a_new_event_leaves_not_the_episode():
 def test_withdrawal_relapse_accrues_without_a_step():
     """Withdrawn responders meet the same life events as continued ones; the difference in their mean expected
     HAM-D17 grows over months, never by more than 1 point within a week after the stop (no step)."""
-    cont = [{"drug": "escitalopram", "dose": "10 mg", "every": "1 day"}]
-    wd = [{"drug": "escitalopram", "dose": "10 mg", "every": "1 day", "stop": "12 weeks"}]
     pts = sample_patients(40, "mdd", seed=11)
     p = default_parameters().with_values({"population.life_events.rate": 2.0})
-    h = {}
-    for name, tr in (("c", cont), ("w", wd)):
-        s2 = Scenario.build(name="w", duration="52 weeks", output_every="1 day", treatments=tr)
-        h[name] = run_arm(s2, s2.treatments, pts, p).observed["hamd17_expected"].mean(axis=1)
+    h = {name: _observed(tr, pts, p, "52 weeks", "1 day")["hamd17_expected"].mean(axis=1)
+         for name, tr in (("c", [ESCITALOPRAM]), ("w", [dict(ESCITALOPRAM, stop="12 weeks")]))}
     gap = h["w"] - h["c"]
     assert np.abs(np.diff(gap[84:])).max() < 0.5          # day to day after the stop
     assert np.abs(gap[84 + 7] - gap[84]) < 1.0             # the first week after the stop
@@ -208,16 +211,12 @@ def test_the_drug_protects_against_life_events_while_it_is_taken():
     """The same patients meeting the same life events: withdrawing the drug costs more HAM-D17 with events than
     without them (the drug buffers what new events leave), and without the buffer the events cost the two arms
     alike."""
-    cont = [{"drug": "escitalopram", "dose": "10 mg", "every": "1 day"}]
-    wd = [{"drug": "escitalopram", "dose": "10 mg", "every": "1 day", "stop": "12 weeks"}]
     pts = sample_patients(40, "mdd", seed=11)
 
     def cost(p, patients):
-        h = {}
-        for name, tr in (("c", cont), ("w", wd)):
-            s2 = Scenario.build(name="w", duration="40 weeks", output_every="1 week", treatments=tr)
-            h[name] = run_arm(s2, s2.treatments, patients, p).observed["hamd17_expected"][-12:].mean()
-        return h["w"] - h["c"]
+        c, w = (_observed(tr, patients, p, "40 weeks", "1 week")["hamd17_expected"][-12:].mean()
+                for tr in ([ESCITALOPRAM], [dict(ESCITALOPRAM, stop="12 weeks")]))
+        return w - c
 
     p = default_parameters().with_values({"population.life_events.rate": 2.0})
     quiet = replace(pts, life_events=None)
@@ -236,7 +235,7 @@ def test_consolidated_control_buffers_what_a_new_event_leaves():
     tau = p.si("brain.stress.acute_time")
     assert kc > 0
     model = BrainModel(p)
-    y = np.array(model.baseline(np.array([1.0, 1.0, 1.0])))
+    y = model.baseline(np.array([1.0, 1.0, 1.0])).copy()
     v = model.layout.view(y)
     v["ltp_late"] = np.array([0.0, 0.05, 0.2])            # nothing, a little and a course's worth of late change
     inp = model.null_inputs(3)
@@ -258,11 +257,10 @@ def test_a_finished_cbt_course_protects_against_later_events_more_than_a_withdra
     pts = replace(pts, life_events_from=np.full(pts.n, 16 * 7 * DAY))   # events only once both courses are over
     p = default_parameters().with_values({"population.life_events.rate": 2.0})
     arms = {"cbt": [{"psychotherapy": {"kind": "cbt", "every": "1 week", "sessions": 16}}],
-            "withdrawn": [{"drug": "escitalopram", "dose": "10 mg", "every": "1 day", "stop": "16 weeks"}]}
+            "withdrawn": [dict(ESCITALOPRAM, stop="16 weeks")]}
     added = {}
-    for name, tr in arms.items():
-        s2 = Scenario.build(name=name, duration="52 weeks", output_every="1 week", treatments=tr)
-        runs = [run_arm(s2, s2.treatments, q, p) for q in (pts, replace(pts, life_events=None))]
-        e = [r.observed["stress_exposure"][16:].mean() for r in runs]
-        added[name] = e[0] - e[1]                          # what the events added after week 16
+    for name, tr in arms.items():   # what the events added after week 16
+        e = [_observed(tr, q, p, "52 weeks", "1 week")["stress_exposure"][16:].mean()
+             for q in (pts, replace(pts, life_events=None))]
+        added[name] = e[0] - e[1]
     assert 0 < added["cbt"] < added["withdrawn"]

@@ -339,7 +339,7 @@ class BrainModel:
         d["stress_acute"] = -acute
         d["stress_exposure"] = (-v["stress_exposure"] * v["episode_rate"] / g.p_stress["episode_time"]
                                 + acute / (1.0 + f["stress_buffer"]))
-        sustained = v["stress_load"] - v["stress_exposure"]
+        sustained = stress - v["stress_exposure"]
         d["stress_load"] = d["stress_exposure"] + (stress_feedback(g.p_stress, rs) - sustained) / g.p_stress["loop_time"]
         d["sgacc_scaling"] = homeostatic.scaling_rate(v["sgacc_scaling"], rs, g.p_hom["time"], g.p_hom["sgacc_scaling"])
         d["threshold_dlpfc"] = excitability.threshold_rate(v["threshold_dlpfc"], rd, g.p_ie["time"], g.p_ie["strength"])

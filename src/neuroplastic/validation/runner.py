@@ -334,10 +334,9 @@ def compute(target: Target, sim: Simulator) -> float:
     if kind == "mean_percent_change":
         e = _mean_rating(run, p, st["scale"])
         return float(100.0 * np.mean((_at(e, run["t"], when) - e[0]) / np.maximum(e[0], 1e-9)))
-    if kind == "effect_share":   # the share of the total change (against the reference arm, where one is named)
-        total = _change(run, st["scale"], days(st["total"]), p) - (
-            _change(ref, st["scale"], days(st["total"]), p) if ref is not None else 0.0)
-        part = _change(run, st["scale"], when, p) - (_change(ref, st["scale"], when, p) if ref is not None else 0.0)
+    if kind == "effect_share":
+        total = _change(run, st["scale"], days(st["total"]), p) - _change(ref, st["scale"], days(st["total"]), p)
+        part = _change(run, st["scale"], when, p) - _change(ref, st["scale"], when, p)
         return float(part / total) if abs(total) > 1e-9 else float("nan")
     if kind == "early_improvement_rate":
         return float(np.mean(_p_criterion(run, p, st["scale"], "response", when, st["fall"])))
