@@ -79,7 +79,7 @@ class Budget:
         Traceback (most recent call last):
         ...
         neuroplastic.errors.BudgetError: patients.n: '1000000 x 40 arms' is not allowed; expected a run within the resource budget: estimated output 1.6 TiB > 20.0 GiB (raise with --max-memory '1.7 TiB')
-        >>> estimate(sc, streamed=True, processes=0).check("1.6 TiB").output_bytes < 1.6 * 2**40
+        >>> estimate(sc, streamed=True, processes=0).check("1.7 TiB").output_bytes < 1.7 * 2**40
         True
         """
         from ..errors import BudgetError
@@ -176,7 +176,7 @@ def estimate(scenario, out_times=None, *, streamed: bool = False, chunk: int | N
     ...                     treatments=[{"drug": "escitalopram", "dose": "10 mg", "every": "1 day"}])
     >>> b = estimate(sc, streamed=True, processes=16)
     >>> b.output_times, b.variables, round(b.output_bytes / 2**30, 1), b.peak_bytes < 8 * 2**30
-    (85, 65, 4.1, True)
+    (85, 66, 4.2, True)
     """
     from ..pharmacology import DRUGS
     from ._backends import auto_processes
