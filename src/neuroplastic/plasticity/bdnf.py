@@ -1,7 +1,7 @@
 """BDNF: transcription (cAMP-CREB, slow), translation (eEF2, fast) and activity-dependent release (TrkB signal).
 
     x      = sum_m w_m (M_m - 1)                                   monoamine drive (M relative to baseline)
-    C*     = (1 - s_B stress) (1 + c_max x / (1 + |x|))             CREB transcriptional drive target
+    C*     = max(1 - s_B stress, 0) (1 + c_max x / (1 + |x|))      CREB transcriptional drive target
     dC/dt  = (C* - C) / tau_CREB
     e      = b / (b + b_half),  b = resting NMDA block             eEF2 de-phosphorylation (Autry 2011)
     dB/dt  = (C (1 + g_e e) - B) / tau_B                           BDNF protein
@@ -22,7 +22,16 @@ def monoamine_drive(p: dict, m5, mne, mda):
 
 
 def creb_target(p: dict, drive, stress):
-    return (1.0 - p["stress_suppression"] * stress) * (1.0 + p["creb_max"] * drive / (1.0 + np.abs(drive)))
+    """Target of the CREB drive; stress suppresses transcription at most to nothing (a load beyond 1/s_B, which
+    life events can pile onto a slowly resolving episode, must not make the drive, and with it BDNF, negative).
+
+    Example
+    -------
+    >>> p = {"stress_suppression": 0.3, "creb_max": 0.4}
+    >>> float(creb_target(p, 0.0, 1.0)), float(creb_target(p, 0.0, 10.0))
+    (0.7, 0.0)
+    """
+    return np.maximum(1.0 - p["stress_suppression"] * stress, 0.0) * (1.0 + p["creb_max"] * drive / (1.0 + np.abs(drive)))
 
 
 def eef2_translation(p: dict, nmda_block):

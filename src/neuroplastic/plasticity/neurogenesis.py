@@ -1,6 +1,6 @@
 """Adult neurogenesis in the dentate gyrus: a staged population so that maturation takes weeks.
 
-    proliferation  p = p_h (1 - s_N stress) max(0, 1 + w_bdnf (B - 1) + w_5ht (C - 1))   C the CREB drive
+    proliferation  p = p_h max(0, 1 - s_N stress) max(0, 1 + w_bdnf (B - 1) + w_5ht (C - 1))   C the CREB drive
     dN1/dt = p - N1/tau - mu N1                  amplifying progenitors
     dN2/dt = N1/tau - N2/tau - mu N2             neuroblasts
     dN3/dt = N2/tau - N3/tau                     immature neurons
@@ -30,7 +30,8 @@ def healthy(p: dict):
 def rates(p: dict, N, bdnf, creb, stress):
     tau, mu, tm = p["stage_time"], p["early_death"], p["mature_lifetime"]
     _, ph = healthy(p)
-    prolif = ph * (1.0 - p["stress_suppression"] * stress) * np.maximum(
+    # stress suppresses proliferation at most to none (never a negative rate at a load beyond 1/s_N)
+    prolif = ph * np.maximum(1.0 - p["stress_suppression"] * stress, 0.0) * np.maximum(
         0.0, 1.0 + p["w_bdnf"] * (bdnf - 1.0) + p["w_5ht"] * (creb - 1.0))
     n1, n2, n3, n4, nm = N
     return (prolif - n1 / tau - mu * n1,
