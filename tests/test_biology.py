@@ -133,25 +133,3 @@ def test_untreated_patient_follows_slow_natural_course_and_mechanisms_have_units
               "activity_dlpfc", "activity_sgacc", "activity_hippocampus", "activity_reward"):
         assert k in ds
 
-
-def test_stress_never_drives_transcription_or_proliferation_negative():
-    """Stress suppresses CREB-driven BDNF transcription and dentate proliferation at most to nothing: a load that life
-    events pile onto a slowly resolving episode (beyond 1/s) once drove CREB, BDNF, the TrkB signal and labile spines
-    negative (and made the step control refine one such patient for a year)."""
-    from hypothesis import given, settings, strategies as st
-
-    from neuroplastic.plasticity import bdnf, neurogenesis
-
-    P = npl.default_parameters()
-    pb, pn = P.group("plasticity.bdnf"), P.group("plasticity.neurogenesis")
-    healthy, _ = neurogenesis.healthy(pn)
-
-    @settings(max_examples=200, deadline=None)
-    @given(stress=st.floats(0.0, 50.0), drive=st.floats(-5.0, 5.0), b=st.floats(0.0, 3.0), c=st.floats(0.0, 3.0))
-    def check(stress, drive, b, c):
-        assert bdnf.creb_target(pb, np.array(drive), np.array(stress)) >= 0.0
-        # with every stage empty, the progenitors' rate is the proliferation itself
-        n0 = tuple(np.zeros(1) for _ in healthy)
-        assert neurogenesis.rates(pn, n0, np.array([b]), np.array([c]), np.array([stress]))[0][0] >= 0.0
-
-    check()

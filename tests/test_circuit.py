@@ -1,10 +1,11 @@
-"""Property tests (hypothesis) for invariants of the quasi-steady circuit and nuclei."""
+"""Property tests (hypothesis) for invariants of the quasi-steady circuit, the nuclei and stress-suppressed synthesis."""
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from neuroplastic.brain import circuit, neuromodulators
+from neuroplastic.plasticity import bdnf, neurogenesis
 from neuroplastic.params import default_parameters
 
 P = default_parameters()
@@ -40,3 +41,16 @@ def test_nucleus_feedback_is_consistent(occ, A, drive):
     # blocking more transporter never lowers the extracellular level
     f2, s2, _ = neuromodulators.nucleus(p, np.array([min(occ + 0.005, 0.99)]), np.array([A]), np.array([drive]))
     assert s2[0] >= s[0] - 1e-15
+
+
+@settings(max_examples=200, deadline=None)
+@given(stress=st.floats(0.0, 50.0), drive=st.floats(-5.0, 5.0), b=st.floats(0.0, 3.0), c=st.floats(0.0, 3.0))
+def test_stress_never_drives_transcription_or_proliferation_negative(stress, drive, b, c):
+    """Stress suppresses CREB-driven BDNF transcription and dentate proliferation at most to nothing: a load that life
+    events pile onto a slowly resolving episode (beyond 1/s) once drove CREB, BDNF, the TrkB signal and labile spines
+    negative (and made the step control refine one such patient for twenty weeks)."""
+    pn = P.group("plasticity.neurogenesis")
+    assert bdnf.creb_target(P.group("plasticity.bdnf"), np.array(drive), np.array(stress)) >= 0.0
+    # with every stage empty, the progenitors' rate is the proliferation itself
+    n0 = tuple(np.zeros(1) for _ in neurogenesis.healthy(pn)[0])
+    assert neurogenesis.rates(pn, n0, np.array([b]), np.array([c]), np.array([stress]))[0][0] >= 0.0
