@@ -9,7 +9,7 @@ from .._random import patient_keys, uniforms
 from ..engine._simulate import Patients
 from ..params import ParameterSet, default_parameters
 
-POPULATIONS = ("mdd", "trd", "outpatient", "healthy")
+POPULATIONS = ("mdd", "trd", "outpatient", "community", "healthy")
 WEIGHT_RANGE_KG = (40.0, 180.0)  # sampled body weights are clipped here; dose limits are checked at these extremes
 _2C19 = ("poor", "intermediate", "normal", "rapid", "ultrarapid")
 _2D6 = ("poor", "intermediate", "normal", "ultrarapid")
@@ -28,7 +28,8 @@ def _categorical(u: np.ndarray, labels, probs) -> np.ndarray:
 
 def sample_patients(n: int, population: str = "mdd", seed: int = 0, *, start: int = 0,
                     params: ParameterSet | None = None) -> Patients:
-    """``n`` virtual patients of ``population`` (``mdd``, ``trd``, ``outpatient`` or ``healthy``), indices ``start..start+n-1``.
+    """``n`` virtual patients of ``population`` (``mdd``, ``trd``, ``outpatient``, ``community`` or ``healthy``), indices
+    ``start..start+n-1``.
 
     Patient i draws all of its traits from its own counter-based stream (seed, i, 17) (see ``neuroplastic._random``).
 
@@ -103,6 +104,9 @@ def traits_from_uniforms(z: np.ndarray, population: str = "mdd", params: Paramet
     elif population == "outpatient":
         stress = v("population.outpatient.stress_median") * np.exp(v("population.outpatient.stress_sd") * g[:, 7])
         episode = episode * v("population.outpatient.episode_rate")
+    elif population == "community":   # untreated episodes outside trials: broad-entry severity, their own course
+        stress = v("population.outpatient.stress_median") * np.exp(v("population.outpatient.stress_sd") * g[:, 7])
+        episode = episode * v("population.community.episode_rate")
     else:
         stress = v("population.mdd.stress_median") * np.exp(v("population.mdd.stress_sd") * g[:, 7])
     return Patients(ids, weight, c19, d6, stress, capacity, placebo, episode)

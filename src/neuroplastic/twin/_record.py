@@ -19,7 +19,7 @@ from .._units import DAY
 from ..errors import ScenarioError
 from ..mood.scales import SCALES
 
-POPULATIONS = ("mdd", "trd", "outpatient")
+POPULATIONS = ("mdd", "trd", "outpatient", "community")
 CSV_COLUMNS = ("type", "day", "scale", "score", "drug", "dose", "every", "stop_day", "name", "value")
 
 

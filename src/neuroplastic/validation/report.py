@@ -12,7 +12,7 @@ from .profile import best, within
 from .runner import SESSION_KINDS, session_statistic
 from .targets import FAMILIES, load_targets
 
-_POINT_KINDS = {"remission_rate", "response_rate", "rate_difference", "mean_change", "mean_difference", "mean_percent_change",
+_POINT_KINDS = {"remission_rate", "response_rate", "recovered_by", "rate_difference", "mean_change", "mean_difference", "mean_percent_change",
                 "early_improvement_rate", "desensitised_fraction", "relative_change", "occupancy_at",
                 "occupancy_mean", "risk_ratio"}
 

@@ -253,6 +253,24 @@ def _first_passage(run, params, scale, criterion, visits):
     return (p * none_before * w[None]).sum(axis=1)
 
 
+def _recovered_by(run, params, scale):
+    """Whether each patient's episode has ended by each output time (time, patient): its expected rating (noise-free,
+    over the recall window) has reached the scale's remission level at some output time so far. A cumulative share,
+    as a survival analysis of episode durations reports it (recovery, not remission at one visit: a patient who
+    recovers and relapses later still counts as recovered)."""
+    sc, _ = _scale(params, scale)
+    e = _mean_rating(run, params, scale)
+    return np.maximum.accumulate(e <= sc.remission + 0.5, axis=0)
+
+
+def _index_at(t, when):
+    """Index of the output time ``when`` (days) in ``t``; ValueError if it is not an output time."""
+    i = int(np.argmin(np.abs(np.asarray(t) - when)))
+    if abs(t[i] - when) > 1e-6:
+        raise ValueError(f"time {when} d is not an output time of the protocol")
+    return i
+
+
 def _change(run, scale, when, params):
     e = _mean_rating(run, params, scale)
     return float(np.mean(_at(e, run["t"], when) - e[0]))
@@ -346,6 +364,8 @@ def compute(target: Target, sim: Simulator) -> float:
         if kind.endswith("sensitivity"):
             return float((w * ei * r).sum() / max((w * r).sum(), 1e-12))
         return float((w * (1 - ei) * (1 - r)).sum() / max((w * (1 - r)).sum(), 1e-12))
+    if kind == "recovered_by":
+        return float(np.mean(_recovered_by(run, p, st["scale"])[_index_at(run["t"], when)]))
     if kind in ("late_share", "mean_time_to"):
         visits = [v * 7.0 for v in sim.protocols[target.protocol]["visits_weeks"] if 0 < v * 7.0 <= when + 1e-9]
         first = _first_passage(run, p, st["scale"], crit, visits)                    # (visit, patient)
@@ -511,6 +531,8 @@ def trajectory(target: Target, sim: Simulator):
         elif kind == "risk_ratio" and "ref_time" in st:
             y = y / _own_reference_rate(run, p, st, crit)
         return ts, y, f"{crit} ({st['scale']})"
+    if kind == "recovered_by":
+        return t, _recovered_by(run, p, st["scale"]).mean(axis=1), f"recovered by then ({st['scale']})"
     if kind in ("desensitised_fraction", "relative_change", "recovery_time"):
         v = run["obs"][st["variable"]].mean(axis=1)
         return t, (1 - v / v[0]) if kind == "desensitised_fraction" else v / v[0] - 1 if kind == "relative_change" else v, st["variable"]

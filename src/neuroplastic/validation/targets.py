@@ -36,7 +36,7 @@ FAMILIES = ("pills", "ketamine", "stimulation", "psychotherapy", "placebo", "bio
 CV_FAMILIES = tuple(f for f in FAMILIES if f != "biology")
 USES = ("fit", "check", "input")
 # statistics that are probabilities: their pass interval is clipped to [0, 1]
-PROBABILITY_KINDS = frozenset({"remission_rate", "response_rate", "early_improvement_rate", "relapse_rate",
+PROBABILITY_KINDS = frozenset({"remission_rate", "response_rate", "early_improvement_rate", "relapse_rate", "recovered_by",
                                "early_improvement_sensitivity", "early_improvement_specificity", "late_share",
                                "occupancy_mean", "occupancy_at", "desensitised_fraction"})
 # model-population noise floor of the half-width, by statistic kind: a rate over the built-in population of 120
@@ -44,6 +44,7 @@ PROBABILITY_KINDS = frozenset({"remission_rate", "response_rate", "early_improve
 # over 120 patients: SE ~0.9); a mean entry rating ~0.5 (SD ~5 over 120 patients: SE ~0.45), the SD of entry ratings
 # ~0.3 (SE of an SD ~ SD/sqrt(2n)); other kinds have no floor (0)
 MODEL_FLOOR = {"remission_rate": 0.05, "response_rate": 0.05, "early_improvement_rate": 0.05, "relapse_rate": 0.05,
+               "recovered_by": 0.05,
                "rate_difference": 0.05, "mean_change": 1.0, "mean_difference": 1.0, "mean_percent_change": 3.0,
                "baseline_mean": 0.5, "baseline_sd": 0.3}
 
