@@ -121,6 +121,30 @@ def test_outpatient_population_matches_stard_entry_scores():
     assert abs(e0.mean() - 15.4) < 0.5 and abs(sd - 4.8) < 0.5
 
 
+def test_recovery_by_a_time_is_cumulative_and_follows_the_community_course():
+    """Spijker 2002 reports how many new episodes have *ended* by 3-24 months (a survival analysis of episode
+    durations), so its rows read the share whose expected HAM-D17 has reached remission at some time so far: never
+    below the remission share at that time and never falling. The `community` population (untreated new episodes
+    outside trials) differs from trial patients only in its severity (broad entry) and its natural-course speed,
+    which is what the rows read: a four times slower course ends fewer episodes within a year."""
+    from neuroplastic.validation.runner import Simulator, _p_criterion, _recovered_by, compute
+    p = default_parameters()
+    sim = Simulator(p, "plasticity")
+    assert sim.protocols["natural_course"]["population"] == "community"
+    run = sim.arm("natural_course", "none")
+    rec = _recovered_by(run, p, "hamd17").mean(axis=1)
+    assert np.all(np.diff(rec) >= 0) and rec[0] < 0.05
+    t = run["t"]
+    for week in (13, 26, 52, 104):
+        i = int(np.argmin(abs(t - 7 * week)))
+        assert rec[i] >= float(np.mean(_p_criterion(run, p, "hamd17", "remission", t[i]))) - 0.05
+    _, targets = load_targets()
+    row = next(x for x in targets if x.id == "spijker_recovered_12m")
+    assert compute(row, sim) == pytest.approx(rec[int(np.argmin(abs(t - 7 * 52)))])
+    slow = p.with_values({"population.community.episode_rate": p.value("population.community.episode_rate") / 4})
+    assert compute(row, Simulator(slow, "plasticity")) < compute(row, sim) - 0.1
+
+
 def test_monoamine_cannot_give_stard_rates_and_timing():
     """Hypothesis test on STAR*D level 1: no monoamine setting (its own two parameters, across their ranges) fits the
     rate and timing rows together nearly as well as plasticity: a drug effect strong enough for the rates arrives
