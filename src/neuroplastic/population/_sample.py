@@ -101,12 +101,9 @@ def traits_from_uniforms(z: np.ndarray, population: str = "mdd", params: Paramet
         stress = v("population.trd.stress_median") * np.exp(v("population.mdd.stress_sd") * g[:, 7])
         capacity = capacity * v("population.trd.capacity")
         episode = episode * v("population.trd.episode_rate")
-    elif population == "outpatient":
+    elif population in ("outpatient", "community"):   # broad-entry severity; community: untreated new episodes
         stress = v("population.outpatient.stress_median") * np.exp(v("population.outpatient.stress_sd") * g[:, 7])
-        episode = episode * v("population.outpatient.episode_rate")
-    elif population == "community":   # untreated episodes outside trials: broad-entry severity, their own course
-        stress = v("population.outpatient.stress_median") * np.exp(v("population.outpatient.stress_sd") * g[:, 7])
-        episode = episode * v("population.community.episode_rate")
+        episode = episode * v(f"population.{population}.episode_rate")
     else:
         stress = v("population.mdd.stress_median") * np.exp(v("population.mdd.stress_sd") * g[:, 7])
     return Patients(ids, weight, c19, d6, stress, capacity, placebo, episode)

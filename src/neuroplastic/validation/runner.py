@@ -263,14 +263,6 @@ def _recovered_by(run, params, scale):
     return np.maximum.accumulate(e <= sc.remission + 0.5, axis=0)
 
 
-def _index_at(t, when):
-    """Index of the output time ``when`` (days) in ``t``; ValueError if it is not an output time."""
-    i = int(np.argmin(np.abs(np.asarray(t) - when)))
-    if abs(t[i] - when) > 1e-6:
-        raise ValueError(f"time {when} d is not an output time of the protocol")
-    return i
-
-
 def _change(run, scale, when, params):
     e = _mean_rating(run, params, scale)
     return float(np.mean(_at(e, run["t"], when) - e[0]))
@@ -365,7 +357,7 @@ def compute(target: Target, sim: Simulator) -> float:
             return float((w * ei * r).sum() / max((w * r).sum(), 1e-12))
         return float((w * (1 - ei) * (1 - r)).sum() / max((w * (1 - r)).sum(), 1e-12))
     if kind == "recovered_by":
-        return float(np.mean(_recovered_by(run, p, st["scale"])[_index_at(run["t"], when)]))
+        return float(_at(_recovered_by(run, p, st["scale"]).mean(axis=1), run["t"], when))
     if kind in ("late_share", "mean_time_to"):
         visits = [v * 7.0 for v in sim.protocols[target.protocol]["visits_weeks"] if 0 < v * 7.0 <= when + 1e-9]
         first = _first_passage(run, p, st["scale"], crit, visits)                    # (visit, patient)
