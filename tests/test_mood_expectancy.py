@@ -40,12 +40,43 @@ def test_every_form_follows_one_expectancy_rule():
 def test_expectancy_builds_and_extinguishes_with_the_shared_constants():
     p = default_parameters()
     tb, te = p.si("brain.expectancy.build_time"), p.si("brain.expectancy.extinction_time")
+    a = p.value("brain.expectancy.reinforcement")
     r, _, _ = _run([{"placebo": {"form": "saline", "at": ["0 d"]}}], duration="12 weeks", every="1 day")
     t = r.time
     e = r.observed["expectancy"][:, 0]
-    # one administration of level 1: E(t) = te/(te - tb) (exp(-t/te) - exp(-t/tb)) (cue extinguishing, E following)
-    exact = te / (te - tb) * (np.exp(-t / te) - np.exp(-t / tb))
+    # one administration of level 1 reinforces the cue to a: E(t) = a te/(te - tb) (exp(-t/te) - exp(-t/tb))
+    # (cue extinguishing, E following)
+    exact = a * te / (te - tb) * (np.exp(-t / te) - np.exp(-t / tb))
     np.testing.assert_allclose(e, exact, atol=2e-4)
+
+
+@pytest.mark.parametrize("alpha", [0.4, 1.0])
+def test_each_administration_reinforces_a_fraction_of_the_shortfall(alpha):
+    """Rescorla-Wagner: the k-th administration of level L lifts the cue c to c + a (L - c); between administrations
+    the cue extinguishes with the shared time constant. A single administration leaves a fraction a of the belief,
+    a course approaches the full level (Posternak & Zimmerman 2007), and a = 1 is the one-shot rule."""
+    p = default_parameters().with_values({"brain.expectancy.reinforcement": alpha})
+    te = p.si("brain.expectancy.extinction_time")
+    days = [0, 2, 4, 7, 9, 11]
+    sc = Scenario.build(name="t", duration="14 days", output_every="1 day",
+                        treatments=[{"placebo": {"form": "saline", "at": [f"{d} d" for d in days]}}])
+    r = run_arm(sc, sc.treatments, patients_from(sc), p)
+    t = r.time / DAY
+    cue = r.observed["expectancy_cue"][:, 0]
+    level = p.value("placebo.expectancy.saline")
+    c, last, want = 0.0, 0.0, []
+    for d in days:
+        c = c * np.exp(-(d - last) * DAY / te)
+        c = c + alpha * (level - c)
+        last = d
+        want.append(c)
+    for d, w in zip(days, want):
+        k = int(np.argmin(abs(t - (d + 1))))  # a day later: extinguished for one day since
+        assert cue[k] == pytest.approx(w * np.exp(-DAY / te), rel=1e-3)
+    if alpha < 1:
+        assert want[0] == pytest.approx(alpha * level) and (np.diff(want) > 0).all()   # a course builds the belief
+    else:
+        assert np.allclose(want, level)                                              # one shot: full at once
 
 
 def test_administrations_reinforce_and_beliefs_do_not_add():
