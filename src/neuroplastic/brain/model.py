@@ -424,11 +424,11 @@ class BrainModel:
         (per patient) by the fraction ``brain.expectancy.reinforcement`` of the shortfall (a Rescorla-Wagner update:
         each further administration adds less, so a course builds the belief over its first administrations and a
         single one leaves a part of it; Posternak & Zimmerman 2007, Colloca 2010). A weaker administration does not
-        lower the belief (beliefs do not add or average: it extinguishes by the shared rule). What it signals beyond what
-        an administration was predicted to bring is its surprise (a reward prediction error), which adds a phasic
-        drive that decays within hours: the whole level at a first administration, nothing at the later ones of a
-        course (the prediction is learned at the first and kept), the difference when a stronger form follows a
-        weaker one."""
+        lower the belief (beliefs do not add or average: it extinguishes by the shared rule). What it signals beyond
+        what an administration was predicted to bring is its surprise (a reward prediction error), which adds a
+        phasic drive that decays within hours: the whole level at a first administration, nothing at the later ones
+        of a course (the prediction is learned at the first and kept), the difference when a stronger form follows
+        a weaker one."""
         if any("brain.expectancy".startswith(f) for f in self.frozen):
             return y
         g = self.groups(inp)
@@ -437,14 +437,8 @@ class BrainModel:
         level = np.asarray(level, float)
         v["expectancy_surprise"] = v["expectancy_surprise"] + np.maximum(level - v["expectancy_prediction"], 0.0)
         v["expectancy_prediction"] = np.maximum(v["expectancy_prediction"], level)
-        v["expectancy_cue"] = v["expectancy_cue"] + g.p_exp["reinforcement"] * np.maximum(level - v["expectancy_cue"], 0.0)
-        return y
-        y = y.copy()
-        v = self.layout.view(y)
-        level = np.asarray(level, float)
-        v["expectancy_surprise"] = v["expectancy_surprise"] + np.maximum(level - v["expectancy_prediction"], 0.0)
-        v["expectancy_prediction"] = np.maximum(v["expectancy_prediction"], level)
-        v["expectancy_cue"] = np.maximum(v["expectancy_cue"], level)
+        shortfall = np.maximum(level - v["expectancy_cue"], 0.0)
+        v["expectancy_cue"] = v["expectancy_cue"] + g.p_exp["reinforcement"] * shortfall
         return y
 
     # -- baseline ------------------------------------------------------------------------------------------
