@@ -2,20 +2,20 @@
 
 The lasting-change issue asks for a single 0.5 mg/kg infusion whose effect peaks between 12 h and 3 days and fades
 within two weeks, and for a six-infusion series (days 0, 2, 4, 7, 9, 11) without a saw-tooth (MADRS swing over days
-2-12 at most 6 points). The shipped set (plasticity-v28) peaks at 3 h. This study reruns the typical patient of that scenario
-with single parameters (or pairs) moved inside their registry ranges and prints, per variant, the figures the check
-reads (peak time, gain, share left at day 14, serial swing, lowest score) next to the changes the training rows
-read (the mean change over the first 2 hours, as the Daly 2018 and Murrough 2013 2-hour ratings with a 2-hour
+2-12 at most 6 points). The shipped set (plasticity-v28) peaks at 3 h. This study reruns the typical patient of that
+scenario with single parameters (or pairs) moved inside their registry ranges and prints, per variant, the figures
+the check reads (peak time, gain, share left at day 14, serial swing, lowest score) next to the changes the training
+rows read (the mean change over the first 2 hours, as the Daly 2018 and Murrough 2013 2-hour ratings with a 2-hour
 recall; 24 h; day 3; day 7), and the share of a six-week 10 Hz rTMS course's week-6 gain made in its first five
 days (``rtms5``; tests/test_stimulation.py allows 35%), which the same supralinear spine term sets: the constraint
-that a stronger ketamine spine route meets. It does not change the shipped set: moving a calibrated value by hand would be a fit
-by eye (rule 3); the table shows which directions a refit would have to take and what they cost.
+that a stronger ketamine spine route meets. It does not change the shipped set: moving a calibrated value by hand
+would be a fit by eye (rule 3); the table shows which directions a refit would have to take and what they cost.
 
     .venv/bin/python studies/ketamine_course_scan.py                     # the default variants (about a minute)
     .venv/bin/python studies/ketamine_course_scan.py brain.circuit.w_burst_dlpfc=1.0,mood.state.time=3
 
 A variant is ``name=value[,name=value...]`` in the registry's display unit (``neuroplastic params NAME``), or
-``shipped`` for the shipped set. Slow-ish (4 s a variant); not part of CI. docs/model.md section 4 reports the
+``shipped`` for the shipped set. Slow-ish (about 7 s a variant with the rTMS course); not part of CI. docs/model.md section 4 reports the
 output.
 """
 
@@ -103,8 +103,8 @@ def main():
         p = variant(base, spec)
         f = figures(npl.simulate(sc, params=p).dataset)
         print(f"{spec:72s} {f['peak_h']:6.0f} {f['gain']:5.1f} {f['left14']:6.2f} {f['swing']:5.1f} {f['lowest']:6.1f} |"
-              f" {f['mean_0_2h']:9.1f} {f['d1']:6.1f} {f['d3']:6.1f} {f['d7']:6.1f}         | {rtms_five_day_share(p):5.1%}",
-              flush=True)
+              f" {f['mean_0_2h']:9.1f} {f['d1']:6.1f} {f['d3']:6.1f} {f['d7']:6.1f}"
+              f"           | {rtms_five_day_share(p):5.1%}", flush=True)
 
 
 if __name__ == "__main__":
