@@ -15,8 +15,8 @@ would be a fit by eye (rule 3); the table shows which directions a refit would h
     .venv/bin/python studies/ketamine_course_scan.py brain.circuit.w_burst_dlpfc=1.0,mood.state.time=3
 
 A variant is ``name=value[,name=value...]`` in the registry's display unit (``neuroplastic params NAME``), or
-``shipped`` for the shipped set. Slow-ish (about 7 s a variant with the rTMS course); not part of CI. docs/model.md section 4 reports the
-output.
+``shipped`` for the shipped set. Slow-ish (about 7 s a variant with the rTMS course); not part of CI.
+docs/model.md section 4 reports the output.
 """
 
 from __future__ import annotations
