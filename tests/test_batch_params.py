@@ -181,7 +181,7 @@ def test_candidates_differing_only_in_a_drive_share_one_calendar():
                             treatments=[{"psychotherapy": {"kind": "cbt", "every": "1 week", "sessions": 2}}])
     p = default_parameters()
     pts = sample_patients(4, "mdd", 5)
-    cands = [{"therapy.cbt.practice_dlpfc_drive": 0.0}, {"therapy.cbt.practice_dlpfc_drive": 0.2}]
+    cands = [{"therapy.cbt.dlpfc_drive": 0.0}, {"therapy.cbt.dlpfc_drive": 0.2}]
     cals = [build_calendar(sc.treatments, sc.duration, pts.weight, p.with_values(v), pts.placebo) for v in cands]
     assert [(x.start, x.end, x.channel) for x in cals[0].pulses] == [(x.start, x.end, x.channel) for x in cals[1].pulses]
     runs = run_arm_batch(sc, sc.treatments, pts, ParameterBatch(p, cands))

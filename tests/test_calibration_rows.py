@@ -23,7 +23,7 @@ from neuroplastic.validation.targets import PROBABILITY_KINDS, load_targets
 TARGETS = {t.id: t for t in load_targets()[1]}
 PARAMS = default_parameters()
 CALIBRATED = PARAMS.calibrated()
-CHEAP = ["brain.expectancy.w_vta", "therapy.cbt.session_dlpfc_drive"]   # CI: first declared row, one perturbation
+CHEAP = ["brain.expectancy.w_vta", "therapy.cbt.dlpfc_drive"]   # CI: first declared row, one perturbation
 
 
 def test_every_calibrated_parameter_names_existing_fit_rows():

@@ -22,7 +22,7 @@ def pulses(kind: str, session_times: list[float], session_length: float, params:
     hours = params.si("therapy.practice.hours_per_day")
     out = []
     for t in session_times:
-        out.append((t, min(t + session_length, duration), "dlpfc_drive", np.full(n_patients, p["session_dlpfc_drive"])))
+        out.append((t, min(t + session_length, duration), "dlpfc_drive", np.full(n_patients, p["dlpfc_drive"])))
     if session_times:
         start = session_times[0]
         end = min(duration, session_times[-1] + 7 * DAY)
@@ -32,7 +32,7 @@ def pulses(kind: str, session_times: list[float], session_length: float, params:
                 a, b = day, min(day + hours, duration)
                 # emitted even at a drive of 0, so the calendar's timing never depends on parameter values: a
                 # batch of candidate parameter sets then shares one calendar instead of running one at a time
-                out.append((a, b, "dlpfc_drive", np.full(n_patients, p["practice_dlpfc_drive"])))
+                out.append((a, b, "dlpfc_drive", np.full(n_patients, p["dlpfc_drive"])))
                 out.append((a, b, "reward_drive", np.full(n_patients, p["practice_reward_drive"])))
             day += DAY
     return out
