@@ -1,8 +1,9 @@
 """Psychotherapy as patterned activity.
 
 A session drives the dlPFC for its length (engagement with negative material under guidance); between sessions,
-daily practice drives the dlPFC (thought records) and the reward node (scheduled rewarding activity). What the
-activity does to mood is left to the shared plasticity modules.
+daily practice drives the dlPFC (thought records) and the reward node (scheduled rewarding activity). A session and
+the practice are the same cognitive work and share one dlPFC drive per therapy (``therapy.<kind>.dlpfc_drive``). What
+the activity does to mood is left to the shared plasticity modules.
 """
 
 from __future__ import annotations
