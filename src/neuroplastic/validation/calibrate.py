@@ -186,9 +186,10 @@ def _protocol_jobs(rows_per, protocols: dict) -> list[list[str]]:
 def _split_run(job_fn, values_list, base, hypothesis, fit_targets, workers, scheduler, *, rows_per=None):
     """``job_fn`` on Dask workers, split by protocol: each job runs one protocol's arms for every candidate whose
     rows read it, so no protocol is simulated twice (a split by candidates would run every protocol on every
-    worker and pay each protocol's fixed cost once per worker). A candidate's run of a protocol does not depend on
-    which candidates or protocols share its job (:class:`~.runner.BatchSimulator`), so the numbers are those of one
-    in-process batch. With ``rows_per`` (each candidate's own rows) the result is each candidate's terms, merged
+    worker and pay each protocol's fixed cost once per worker). A candidate's run of a protocol depends on what
+    shares its job only through the batch's shared integration grid and linear rates (the first candidate's;
+    about 1e-4, benchmarks README): plasticity-v31, made both ways, has the same values and objective, and one
+    fold's best objective moved by 1e-4. With ``rows_per`` (each candidate's own rows) the result is each candidate's terms, merged
     over the jobs; without it every candidate reads ``fit_targets`` and the result is the (candidates, rows) array
     of scaled residuals."""
     from ..engine._backends import executor
