@@ -114,7 +114,7 @@ def test_verify_refuses_a_set_without_a_command():
 
 
 def test_generation_split_over_shares_keeps_candidate_order(monkeypatch):
-    """--workers splits a generation into interleaved shares; the terms come back in candidate order."""
+    """--workers splits a generation into jobs (one protocol each); the terms come back in candidate order."""
     from contextlib import contextmanager
 
     @contextmanager
@@ -132,6 +132,41 @@ def test_generation_split_over_shares_keeps_candidate_order(monkeypatch):
     got = cal._generation([{"k": float(i)} for i in range(7)], None, "plasticity", rows, workers=3)
     assert [t["x"] for t in got] == [float(i) for i in range(7)]
     assert [sorted(t) for t in got] == [[r.id for r in rs] for rs in rows]
+
+
+def test_split_by_protocol_runs_each_protocol_once_and_merges_the_terms(monkeypatch):
+    """With --workers each job is one protocol for every candidate that reads it (no protocol is simulated twice),
+    and each candidate gets back exactly its own rows' terms, merged over the jobs; identifiability's residual
+    array is reassembled column by column the same way."""
+    from contextlib import contextmanager
+    from types import SimpleNamespace
+
+    @contextmanager
+    def fake_executor(workers=None, scheduler=None):
+        yield lambda f, items: (f(x) for x in items)
+
+    rows = {i: SimpleNamespace(id=i, protocol=p) for i, p in (("a1", "A"), ("a2", "A"), ("b1", "B"), ("c1", "C"))}
+    jobs = []
+
+    def fake_terms(vl, base, hyp, tg, rows_per):
+        jobs.append(({r.protocol for rs in rows_per for r in rs}, [v["k"] for v in vl]))
+        return [{r.id: v["k"] * 100 + int(r.id[1]) for r in rs} for v, rs in zip(vl, rows_per)]
+
+    monkeypatch.setattr("neuroplastic.engine._backends.executor", fake_executor)
+    monkeypatch.setattr(cal, "objective_terms_batch", fake_terms)
+    monkeypatch.setattr(cal, "_rows", lambda ids: [rows[i] for i in ids])
+    per = [[rows["a1"], rows["b1"]], [rows["a2"]], [rows["b1"], rows["c1"]]]
+    got = cal._generation([{"k": 0.0}, {"k": 1.0}, {"k": 2.0}], None, "plasticity", per, workers=2)
+    assert sorted((sorted(p), ks) for p, ks in jobs) == [(["A"], [0.0, 1.0]), (["B"], [0.0, 2.0]), (["C"], [2.0])]
+    assert got == [{"a1": 1.0, "b1": 1.0}, {"a2": 102.0}, {"b1": 201.0, "c1": 201.0}]
+
+    def fake_resid(vl, base, hyp, tg):
+        return np.array([[v["k"] * 10 + int(t.id[1]) + (t.protocol == "B") for t in tg] for v in vl])
+
+    monkeypatch.setattr(cal, "residuals_batch", fake_resid)
+    targets = list(rows.values())
+    R = cal._split_run(cal._residual_job, [{"k": 0.0}, {"k": 1.0}], None, "plasticity", targets, 2, None)
+    assert np.array_equal(R, fake_resid([{"k": 0.0}, {"k": 1.0}], None, None, targets))
 
 
 def test_generation_runs_a_repeated_candidate_once_on_the_union_of_its_rows(monkeypatch):

@@ -146,38 +146,74 @@ def _rows(target_ids) -> list:
 
 
 def _batch_job(job):
-    """One share of a generation (a pure job for the process pool or a Dask worker): the candidates and, for each,
+    """One job of a generation (a pure job for the process pool or a Dask worker): the candidates and, for each,
     the ids of the rows it is scored on."""
     values_list, base, hypothesis, ids_per = job
     return objective_terms_batch(values_list, base, hypothesis, (), rows_per=[_rows(ids) for ids in ids_per])
 
 
 def _residual_job(job):
-    """One share of an identifiability run (a pure job for the process pool or a Dask worker)."""
+    """One job of an identifiability run (a pure job for the process pool or a Dask worker): the scaled residuals
+    of the candidates on the rows with these ids, shape (candidates, rows)."""
     values_list, base, hypothesis, target_ids = job
-    return list(residuals_batch(values_list, base, hypothesis, _rows(target_ids)))
+    return residuals_batch(values_list, base, hypothesis, _rows(target_ids))
+
+
+def _protocol_cost(protocol: dict) -> float:
+    """A rough relative cost of one candidate's run of a protocol, used only to order the jobs (largest first):
+    integration steps (the output grid, at least four a day) x arms x patients. The numbers never depend on it."""
+    from .._units import to_si
+    days = to_si(protocol.get("duration", "1 day"), "duration", "second") / 86400.0
+    every = to_si(protocol.get("output_every", "1 day"), "output_every", "second") / 86400.0
+    steps = days * max(4.0, 1.0 / max(every, 1e-6))
+    arms = len(protocol.get("arms", {})) or 1
+    patients = 1 if protocol.get("single_patient") else 120
+    return steps * arms * patients
+
+
+def _protocol_jobs(rows_per, protocols: dict) -> list[list[str]]:
+    """The protocols the rows read, as jobs: one protocol per job, largest estimated cost first (its candidates x
+    :func:`_protocol_cost`, plus the per-protocol fixed cost of about ten candidates' runs, benchmarks README), so
+    the scheduler hands the long ones out first and the short ones fill in."""
+    count: dict[str, int] = {}
+    for rows in rows_per:
+        for name in {t.protocol for t in rows}:
+            count[name] = count.get(name, 0) + 1
+    est = {n: (k + 10) * _protocol_cost(protocols.get(n, {})) for n, k in count.items()}
+    return [[n] for n in sorted(est, key=lambda n: (-est[n], n))]
 
 
 def _split_run(job_fn, values_list, base, hypothesis, fit_targets, workers, scheduler, *, rows_per=None):
-    """``job_fn`` over interleaved shares of ``values_list`` on Dask workers, results back in candidate order. Each
-    job carries the ids of ``fit_targets`` (the rows of every candidate) or, with ``rows_per``, each of its
-    candidates' own row ids."""
+    """``job_fn`` on Dask workers, split by protocol: each job runs one protocol's arms for every candidate whose
+    rows read it, so no protocol is simulated twice (a split by candidates would run every protocol on every
+    worker and pay each protocol's fixed cost once per worker). A candidate's run of a protocol depends on what
+    shares its job only through the batch's shared integration grid and linear rates (the first candidate's;
+    about 1e-4, benchmarks README): plasticity-v31, made both ways, has the same values and objective, and one
+    fold's best objective moved by 1e-4. With ``rows_per`` (each candidate's own rows) the result is each candidate's terms, merged
+    over the jobs; without it every candidate reads ``fit_targets`` and the result is the (candidates, rows) array
+    of scaled residuals."""
     from ..engine._backends import executor
-    n = max(1, int(workers or 2))
-    shares = [values_list[i::n] for i in range(n) if values_list[i::n]]
-    if rows_per is None:
-        ids = [t.id for t in fit_targets]
-        jobs = [(s, base, hypothesis, ids) for s in shares]
-    else:
-        ids_per = [[t.id for t in r] for r in rows_per]
-        jobs = [(s, base, hypothesis, ids_per[i::n]) for i, s in enumerate(shares)]
+    rows_all = [list(r) for r in rows_per] if rows_per is not None else [list(fit_targets)] * len(values_list)
+    jobs, who = [], []
+    for group in _protocol_jobs(rows_all, load_targets()[0]):
+        ks = [k for k, r in enumerate(rows_all) if any(t.protocol in group for t in r)]
+        ids = [[t.id for t in rows_all[k] if t.protocol in group] for k in ks]
+        vals = [values_list[k] for k in ks]
+        jobs.append((vals, base, hypothesis, ids if rows_per is not None else ids[0]))
+        who.append((ks, ids))
     with executor(workers=workers, scheduler=scheduler) as imap:
         parts = list(imap(job_fn, jobs))
-    out: list = [None] * len(values_list)
-    for i, part in enumerate(parts):   # share i holds candidates i, i + n, i + 2n, ...
-        for j, terms in enumerate(part):
-            out[i + j * n] = terms
-    return out
+    if rows_per is not None:
+        out: list = [dict() for _ in values_list]
+        for (ks, _), part in zip(who, parts):
+            for k, terms in zip(ks, part):
+                out[k].update(terms)
+        return [{t.id: out[k][t.id] for t in rows_all[k]} for k in range(len(values_list))]
+    col = {t.id: i for i, t in enumerate(fit_targets)}
+    R = np.full((len(values_list), len(fit_targets)), np.nan)
+    for (ks, ids), part in zip(who, parts):
+        R[np.ix_(ks, [col[i] for i in ids[0]])] = np.asarray(part)
+    return R
 
 
 def _generation(values_list, base, hypothesis, rows_per, *, workers=None, scheduler=None):
