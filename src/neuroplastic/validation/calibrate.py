@@ -189,9 +189,9 @@ def _split_run(job_fn, values_list, base, hypothesis, fit_targets, workers, sche
     worker and pay each protocol's fixed cost once per worker). A candidate's run of a protocol depends on what
     shares its job only through the batch's shared integration grid and linear rates (the first candidate's;
     about 1e-4, benchmarks README): plasticity-v31, made both ways, has the same values and objective, and one
-    fold's best objective moved by 1e-4. With ``rows_per`` (each candidate's own rows) the result is each candidate's terms, merged
-    over the jobs; without it every candidate reads ``fit_targets`` and the result is the (candidates, rows) array
-    of scaled residuals."""
+    fold's best objective moved by 1e-4. With ``rows_per`` (each candidate's own rows) the result is each
+    candidate's terms, merged over the jobs; without it every candidate reads ``fit_targets`` and the result is the
+    (candidates, rows) array of scaled residuals."""
     from ..engine._backends import executor
     rows_all = [list(r) for r in rows_per] if rows_per is not None else [list(fit_targets)] * len(values_list)
     jobs, who = [], []
