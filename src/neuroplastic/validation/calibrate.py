@@ -171,8 +171,8 @@ def _protocol_cost(protocol: dict) -> float:
     return steps * arms * patients
 
 
-def _protocol_jobs(rows_per, protocols: dict) -> list[list[str]]:
-    """The protocols the rows read, as jobs: one protocol per job, largest estimated cost first (its candidates x
+def _protocol_jobs(rows_per, protocols: dict) -> list[str]:
+    """The protocols the rows read, one job each, largest estimated cost first (its candidates x
     :func:`_protocol_cost`, plus the per-protocol fixed cost of about ten candidates' runs, benchmarks README), so
     the scheduler hands the long ones out first and the short ones fill in."""
     count: dict[str, int] = {}
@@ -180,7 +180,7 @@ def _protocol_jobs(rows_per, protocols: dict) -> list[list[str]]:
         for name in {t.protocol for t in rows}:
             count[name] = count.get(name, 0) + 1
     est = {n: (k + 10) * _protocol_cost(protocols.get(n, {})) for n, k in count.items()}
-    return [[n] for n in sorted(est, key=lambda n: (-est[n], n))]
+    return sorted(est, key=lambda n: (-est[n], n))
 
 
 def _split_run(job_fn, values_list, base, hypothesis, fit_targets, workers, scheduler, *, rows_per=None):
@@ -195,9 +195,9 @@ def _split_run(job_fn, values_list, base, hypothesis, fit_targets, workers, sche
     from ..engine._backends import executor
     rows_all = [list(r) for r in rows_per] if rows_per is not None else [list(fit_targets)] * len(values_list)
     jobs, who = [], []
-    for group in _protocol_jobs(rows_all, load_targets()[0]):
-        ks = [k for k, r in enumerate(rows_all) if any(t.protocol in group for t in r)]
-        ids = [[t.id for t in rows_all[k] if t.protocol in group] for k in ks]
+    for protocol in _protocol_jobs(rows_all, load_targets()[0]):
+        ks = [k for k, r in enumerate(rows_all) if any(t.protocol == protocol for t in r)]
+        ids = [[t.id for t in rows_all[k] if t.protocol == protocol] for k in ks]
         vals = [values_list[k] for k in ks]
         jobs.append((vals, base, hypothesis, ids if rows_per is not None else ids[0]))
         who.append((ks, ids))
