@@ -145,3 +145,24 @@ def test_task_drive_trains_the_circuit_but_is_not_read_as_mood():
     y3 = y.copy()
     y3[:, m.layout.index["ltp_late"]] = 0.4
     assert np.all(m.fast(y3, rest)["severity"] < a["severity"])   # consolidated change is
+
+
+def test_daily_practice_grows_with_the_sessions_that_teach_it():
+    """After k sessions the daily practice is 1 - (1 - s)^k of its full amount (s the share one session teaches);
+    s = 1 gives the whole practice from the first session. The calendar's timing never depends on s."""
+    from neuroplastic.therapy.psychotherapy import pulses
+
+    DAY = 86400.0
+    sessions = [10 * 3600.0 + 7 * DAY * k for k in range(4)]
+    full = npl.default_parameters().with_values({"therapy.practice.skill_per_session": 1.0})
+    half = npl.default_parameters().with_values({"therapy.practice.skill_per_session": 0.5})
+    pf = [x for x in pulses("cbt", sessions, 3000.0, full, 35 * DAY, 2) if x[1] - x[0] > 3000.0]
+    ph = [x for x in pulses("cbt", sessions, 3000.0, half, 35 * DAY, 2) if x[1] - x[0] > 3000.0]
+    assert [x[:3] for x in pf] == [x[:3] for x in ph]              # same practice times and channels
+    drive = full.value("therapy.cbt.dlpfc_drive")
+    for (a, _, ch, v_full), (_, _, _, v_half) in zip(pf, ph):
+        if ch != "dlpfc_drive":
+            continue
+        k = sum(t <= a for t in sessions)
+        assert np.allclose(v_full, drive)
+        assert np.allclose(v_half, (1.0 - 0.5 ** k) * drive)

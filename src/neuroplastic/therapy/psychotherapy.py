@@ -28,12 +28,16 @@ def pulses(kind: str, session_times: list[float], session_length: float, params:
         start = session_times[0]
         end = min(duration, session_times[-1] + 7 * DAY)
         day = np.floor(start / DAY) * DAY + 18 * 3600.0  # practice in the early evening
+        learn = params.value("therapy.practice.skill_per_session")
+        times = np.sort(np.asarray(session_times, float))
         while day < end:
             if day >= start:
                 a, b = day, min(day + hours, duration)
+                # the skills practised are learned session by session: after k sessions the share 1 - (1 - s)^k
+                skill = 1.0 - (1.0 - learn) ** int(np.searchsorted(times, day, side="right"))
                 # emitted even at a drive of 0, so the calendar's timing never depends on parameter values: a
                 # batch of candidate parameter sets then shares one calendar instead of running one at a time
-                out.append((a, b, "dlpfc_drive", np.full(n_patients, p["dlpfc_drive"])))
-                out.append((a, b, "reward_drive", np.full(n_patients, p["practice_reward_drive"])))
+                out.append((a, b, "dlpfc_drive", np.full(n_patients, skill * p["dlpfc_drive"])))
+                out.append((a, b, "reward_drive", np.full(n_patients, skill * p["practice_reward_drive"])))
             day += DAY
     return out
