@@ -2,7 +2,7 @@
 
 The lasting-change issue asks for a single 0.5 mg/kg infusion whose effect peaks between 12 h and 3 days and fades
 within two weeks, and for a six-infusion series (days 0, 2, 4, 7, 9, 11) without a saw-tooth (MADRS swing over days
-2-12 at most 6 points). The shipped set (plasticity-v31) peaks at 3 h. This study reruns the typical patient of that
+2-12 at most 6 points). The shipped set (plasticity-v32) peaks at 3 h. This study reruns the typical patient of that
 scenario with single parameters (or pairs) moved inside their registry ranges and prints, per variant, the figures
 the check reads (peak time, gain, share left at day 14, serial swing, lowest score) next to the changes the training
 rows read (the mean change over the first 2 hours, as the Daly 2018 and Murrough 2013 2-hour ratings with a 2-hour
