@@ -2,8 +2,9 @@
 
 A session drives the dlPFC for its length (engagement with negative material under guidance); between sessions,
 daily practice drives the dlPFC (thought records) and the reward node (scheduled rewarding activity). A session and
-the practice are the same cognitive work and share one dlPFC drive per therapy (``therapy.<kind>.dlpfc_drive``). What
-the activity does to mood is left to the shared plasticity modules.
+the practice are the same cognitive work and share one dlPFC drive per therapy (``therapy.<kind>.dlpfc_drive``). The
+practice is learned session by session: after k sessions it is ``1 - (1 - s)^k`` of its full amount
+(``therapy.practice.skill_per_session``). What the activity does to mood is left to the shared plasticity modules.
 """
 
 from __future__ import annotations
