@@ -109,6 +109,68 @@ def test_first_passage_matches_sampled_ratings(criterion):
     assert np.max(np.abs(exact - mc)) < tol
 
 
+def _sampled_after_response(run, p, st, when, n=20000, seed=5):
+    """Monte Carlo of the observation model for the statistics after response: observed baseline, responders by their
+    observed rating at ``responders``, relapse as a run of ``consecutive`` high observed ratings at the visits."""
+    from neuroplastic.mood.scales import SCALES
+    from neuroplastic.validation.runner import _at, _mean_rating
+    from neuroplastic.validation.targets import days
+    sc = SCALES[st["scale"]]
+    sd = p.value(sc.sd_key)
+    e = _mean_rating(run, p, st["scale"])
+    rng = np.random.default_rng(seed)
+    t0, step, k = days(st["responders"]), days(st.get("every", "2 weeks")), int(st.get("consecutive", 2))
+    visits = np.arange(t0 + step, when + 1e-6, step)
+    obs = lambda j, v: np.clip(np.round(_at(e[:, j], run["t"], v) + sd * rng.standard_normal(n)), 0, sc.maximum)
+    resp_all, rel_all, onset_all, still_all = [], [], [], []
+    for j in range(e.shape[1]):
+        base = obs(j, 0.0)
+        cut = np.full(n, float(st["response_max"])) if "response_max" in st else np.floor(0.5 * base)
+        resp = obs(j, t0) <= cut
+        run_len, onset = np.zeros(n, int), np.full(n, np.inf)
+        for v in visits:
+            o = obs(j, v)
+            high = o >= st["threshold"] if "threshold" in st else o > cut
+            run_len = np.where(high, run_len + 1, 0)
+            onset = np.where((run_len >= k) & np.isinf(onset), v - (k - 1) * step - days(st.get("since", st["responders"])), onset)
+        still_all.append(obs(j, when) <= cut)
+        resp_all.append(resp), rel_all.append(np.isfinite(onset)), onset_all.append(onset)
+    resp, rel, onset, still = map(np.concatenate, (resp_all, rel_all, onset_all, still_all))
+    return {"relapse_rate": rel[resp].mean(), "sustained_response": still[resp].mean(),
+            "median_time_to_relapse": np.median(onset[resp])}
+
+
+@pytest.mark.parametrize("rule", [
+    {"scale": "hamd17", "responders": "16 weeks", "response_max": 12, "every": "1 week", "threshold": 14},
+    {"scale": "hamd17", "responders": "12 weeks", "every": "2 weeks", "threshold": 16},
+    {"scale": "madrs", "responders": "12 days", "since": "11 days", "every": "3.5 days", "consecutive": 2},
+])
+def test_relapse_after_response_matches_sampled_ratings(rule):
+    """Relapse, sustained response and the median time to relapse among responders read from *observed* ratings
+    (Hollon's, Geddes's and Murrough's rules): the exact recursion over runs of high ratings, summed over the shared
+    observed baseline, agrees with sampling the rater model itself."""
+    from neuroplastic.validation.runner import _after_response
+    p = default_parameters()
+    t = np.arange(0.0, 400.0, 0.5)
+    start = np.array([24.0, 22.0, 26.0, 20.0])              # HAM-D17 expected courses: respond, then some relapse
+    low = np.array([7.0, 10.0, 11.0, 9.0])
+    late = np.array([8.0, 18.0, 14.0, 22.0])
+    fall = (1 - np.exp(-t / 20.0))[:, None]
+    rise = np.clip((t - 120.0) / 150.0, 0, 1)[:, None]
+    e = start + (low - start) * fall + (late - low) * rise
+    if rule["scale"] == "madrs":
+        e = 1.4 * e
+    run = {"t": t, "obs": {f"{rule['scale']}_recalled": e}}
+    when = 360.0 if rule["scale"] == "hamd17" else 94.0
+    mc = _sampled_after_response(run, p, rule, when)
+    for kind in ("relapse_rate", "sustained_response"):
+        exact = _after_response(run, p, {**rule, "kind": kind}, kind, when)
+        assert exact == pytest.approx(mc[kind], abs=0.01), kind     # SE about 0.002 at n = 4 x 20000
+    if rule["scale"] == "madrs":
+        exact = _after_response(run, p, {**rule, "kind": "median_time_to_relapse"}, "median_time_to_relapse", when)
+        assert exact == pytest.approx(mc["median_time_to_relapse"], abs=3.5)   # one visit interval
+
+
 def test_outpatient_population_matches_stard_entry_scores():
     """The STAR*D-like `outpatient` population reproduces the published entry QIDS-SR16 distribution (15.4, SD 4.8;
     IsHak 2015) from which its stress median and spread were read."""

@@ -413,39 +413,54 @@ def compute(target: Target, sim: Simulator) -> float:
 
 
 def _after_response(run, params, st, kind, when):
-    """Among the patients responding at ``responders`` (mean rating <= ``response_max`` if given, else at most half
-    of baseline): the share who relapse by ``when`` (``relapse_rate``: rating >= ``threshold`` at ``consecutive``
-    successive visits every ``every`` after it) or who still respond at ``when`` (``sustained_response``). Ratings
-    are the noise-free recalled ratings (with the entry inflation), per patient; patients count equally.
+    """Among the patients responding at ``responders``: the share who relapse by ``when`` (``relapse_rate``: an
+    observed rating >= ``threshold`` at ``consecutive`` successive visits every ``every`` after it; without a
+    threshold, no longer responding) or who still respond at ``when`` (``sustained_response``).
+
+    Responders are those whose *observed* rating meets the response criterion (at most ``response_max`` if given,
+    else at most half of the observed baseline), and relapse is read from observed ratings, as the trials read them:
+    the rater-noise model of the module docstring, exactly. Given a patient's expected course and observed baseline
+    the ratings at different visits are independent, so the chance of a run of ``consecutive`` high ratings follows
+    from a recursion over the current run length, and the shared baseline is summed over. The rate is the expected
+    number of relapsing responders over the expected number of responders (patients count equally).
     ``median_time_to_relapse``: the responders' median time from ``since`` (default ``responders``) to the first
-    visit of their relapse (no ``threshold``: no longer responding); nan when fewer than half relapse by ``when``."""
+    visit of their relapse run (no ``threshold``: no longer responding); nan when fewer than half relapse by ``when``.
+    """
+    sc, sd = _scale(params, st["scale"])
     e = _mean_rating(run, params, st["scale"])
     t = run["t"]
     t0 = days(st["responders"])
-    cut = float(st["response_max"]) if "response_max" in st else 0.5 * e[0]   # the response criterion
-    resp = _at(e, t, t0) <= cut
-    if not resp.any():
+    b, w = _baseline_levels(e[0], sd, sc.maximum)                                     # (level, patient)
+    cut = (np.full_like(b, math.floor(float(st["response_max"]) + 1e-9)) if "response_max" in st
+           else np.floor(0.5 * b + 1e-9))                                            # response: observed <= cut
+    p_resp = norm.cdf((cut + 0.5 - _at(e, t, t0)[None, :]) / sd) * w                  # P(B = b, responder at t0)
+    mass = float(p_resp.sum())
+    if mass <= 0.0:
         return float("nan")
     if kind == "sustained_response":
-        return float((_at(e, t, when) <= cut)[resp].mean())
+        return float((p_resp * norm.cdf((cut + 0.5 - _at(e, t, when)[None, :]) / sd)).sum() / mass)
     step = days(st.get("every", "2 weeks"))
     visits = np.arange(t0 + step, when + 1e-6, step)
-    ratings = np.stack([_at(e, t, v) for v in visits])                                # (visit, patient)
-    # relapse: at or above a fixed threshold, or (no threshold given) no longer responding (above the cut)
-    high = ratings >= float(st["threshold"]) if "threshold" in st else ratings > cut
     k = int(st.get("consecutive", 2))
-    run_len = np.zeros(high.shape[1], int)
-    onset = np.full(high.shape[1], np.inf)       # the first visit of the run that makes the relapse (inf: none)
-    origin = days(st["since"]) if "since" in st else t0   # times counted from here (e.g. the last dose)
-    for i, row in enumerate(high):
-        run_len = np.where(row, run_len + 1, 0)
-        onset = np.where((run_len >= k) & np.isinf(onset), visits[i - k + 1] - origin, onset)
+    run_p = np.zeros((k,) + b.shape)          # P(no relapse yet, current run of high ratings = j), j < k
+    run_p[0] = 1.0
+    done = []                                  # P(the relapse run completes at visit i) per (level, patient)
+    for v in visits:
+        ev = _at(e, t, v)[None, :]
+        # high: at or above a fixed threshold, or (no threshold given) no longer responding (above the cut)
+        hi = (1.0 - norm.cdf((float(st["threshold"]) - 0.5 - ev) / sd) if "threshold" in st
+              else 1.0 - norm.cdf((cut + 0.5 - ev) / sd))
+        hi = np.broadcast_to(hi, b.shape)
+        done.append(run_p[k - 1] * hi)
+        run_p = np.concatenate([(run_p.sum(axis=0) * (1.0 - hi))[None], run_p[:-1] * hi[None]])
+    done = np.stack(done)                                                             # (visit, level, patient)
     if kind == "median_time_to_relapse":
-        # median over the responders; those who never relapse count as infinitely late (nan when fewer than half
-        # relapse by ``when``)
-        m = float(np.median(onset[resp]))
-        return m if np.isfinite(m) else float("nan")      # days
-    return float(np.isfinite(onset)[resp].mean())
+        origin = days(st["since"]) if "since" in st else t0
+        onset = visits - (k - 1) * step - origin                        # the run's first visit, for each completion
+        cdf = np.cumsum((done * p_resp[None]).sum(axis=(1, 2))) / mass
+        i = int(np.searchsorted(cdf, 0.5))
+        return float(onset[i]) if i < len(onset) else float("nan")     # days
+    return float((done.sum(axis=0) * p_resp).sum() / mass)
 
 
 SESSION_KINDS = frozenset({"aftereffect_duration", "weight_change_30min", "aftereffect_ratio"})
