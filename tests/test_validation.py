@@ -264,10 +264,11 @@ def test_median_time_to_relapse_counts_from_the_last_dose(monkeypatch):
     monkeypatch.setattr(runner, "_mean_rating", lambda run, params, scale: e)
     st = {"kind": "median_time_to_relapse", "scale": "madrs", "responders": "12 days", "since": "11 days",
           "time": "50 days", "every": "3.5 days", "consecutive": 2}
-    got = runner._after_response({"t": t}, None, st, st["kind"], 50.0)
+    p = default_parameters().with_values({"mood.scales.madrs_rater_sd": 0.5})   # every course far from the cut
+    got = runner._after_response({"t": t}, p, st, st["kind"], 50.0)
     assert got == pytest.approx(15.0)   # onsets 8 and 15 days after day 11 (and one censored): the median is 15
     st["time"] = "20 days"              # fewer than half of the responders relapse by then
-    assert np.isnan(runner._after_response({"t": t}, None, st, st["kind"], 20.0))
+    assert np.isnan(runner._after_response({"t": t}, p, st, st["kind"], 20.0))
 
 
 class _ArmStub:
