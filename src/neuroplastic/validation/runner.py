@@ -433,12 +433,16 @@ def _after_response(run, params, st, kind, when):
     b, w = _baseline_levels(e[0], sd, sc.maximum)                                     # (level, patient)
     cut = (np.full_like(b, math.floor(float(st["response_max"]) + 1e-9)) if "response_max" in st
            else np.floor(0.5 * b + 1e-9))                                            # response: observed <= cut
-    p_resp = norm.cdf((cut + 0.5 - _at(e, t, t0)[None, :]) / sd) * w                  # P(B = b, responder at t0)
+
+    def responding(at):                        # P(observed rating <= cut at ``at`` | B = b): (level, patient)
+        return norm.cdf((cut + 0.5 - _at(e, t, at)[None, :]) / sd)
+
+    p_resp = responding(t0) * w                                                       # P(B = b, responder at t0)
     mass = float(p_resp.sum())
     if mass <= 0.0:
         return float("nan")
     if kind == "sustained_response":
-        return float((p_resp * norm.cdf((cut + 0.5 - _at(e, t, when)[None, :]) / sd)).sum() / mass)
+        return float((p_resp * responding(when)).sum() / mass)
     step = days(st.get("every", "2 weeks"))
     visits = np.arange(t0 + step, when + 1e-6, step)
     k = int(st.get("consecutive", 2))
@@ -446,10 +450,9 @@ def _after_response(run, params, st, kind, when):
     run_p[0] = 1.0
     done = []                                  # P(the relapse run completes at visit i) per (level, patient)
     for v in visits:
-        ev = _at(e, t, v)[None, :]
         # high: at or above a fixed threshold, or (no threshold given) no longer responding (above the cut)
-        hi = (1.0 - norm.cdf((float(st["threshold"]) - 0.5 - ev) / sd) if "threshold" in st
-              else 1.0 - norm.cdf((cut + 0.5 - ev) / sd))
+        hi = (1.0 - norm.cdf((float(st["threshold"]) - 0.5 - _at(e, t, v)[None, :]) / sd) if "threshold" in st
+              else 1.0 - responding(v))
         hi = np.broadcast_to(hi, b.shape)
         done.append(run_p[k - 1] * hi)
         run_p = np.concatenate([(run_p.sum(axis=0) * (1.0 - hi))[None], run_p[:-1] * hi[None]])
