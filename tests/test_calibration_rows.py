@@ -108,7 +108,7 @@ def test_calibrated_parameter_moves_its_fit_rows(name, monkeypatch):
     _check_moves(name, monkeypatch)
 
 
-COMMAND_SET = "plasticity-v33"   # the newest set the calibration command made (data/calibration)
+COMMAND_SET = "plasticity-v34"   # the newest set the calibration command made (data/calibration)
 
 
 def _identifiability_report():
